@@ -9,6 +9,8 @@ module io.github.ds4j {
     exports io.github.ds4j;
     exports io.github.ds4j.format;
     exports io.github.ds4j.spi;
+    exports io.github.ds4j.safetensors;
+    exports io.github.ds4j.v4;
 
     uses io.github.ds4j.spi.BackendProvider;
 

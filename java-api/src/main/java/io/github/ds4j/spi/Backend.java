@@ -7,6 +7,7 @@ import io.github.ds4j.Storage;
 import io.github.ds4j.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
 
 /**
  * One open device: memory, copies and the kernels of every op. Implemented by the CPU, CUDA and
@@ -109,4 +110,21 @@ public interface Backend extends AutoCloseable {
      * below every number. {@code values} [rows, k] F32, {@code indices} [rows, k] I32, contiguous.
      */
     void topK(Tensor x, int k, Tensor values, Tensor indices);
+
+    // ---- layer kernels (io.github.ds4j.v4); empty where a backend does not have them yet ----
+
+    /** Kernels of the attention layer, if this backend has them. */
+    default Optional<AttentionKernels> attentionKernels() {
+        return Optional.empty();
+    }
+
+    /** Kernels of the MoE layer, if this backend has them. */
+    default Optional<MoeKernels> moeKernels() {
+        return Optional.empty();
+    }
+
+    /** Kernels of mHC, if this backend has them. */
+    default Optional<HyperConnectionKernels> hyperConnectionKernels() {
+        return Optional.empty();
+    }
 }

@@ -11,6 +11,7 @@ import io.github.ds4j.spi.Backend;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Optional;
 
 /**
  * The CPU backend: host memory from shared arenas, and every op as a fast path (SIMD, all cores)
@@ -21,6 +22,9 @@ public final class CpuBackend implements Backend {
     private static final CpuBackend SHARED = new CpuBackend(!"scalar".equals(System.getProperty("ds4j.cpu.path")));
 
     private final boolean fast;
+    private final CpuAttentionKernels attention = new CpuAttentionKernels();
+    private final CpuMoeKernels moe = new CpuMoeKernels();
+    private final CpuHyperConnectionKernels hyperConnections = new CpuHyperConnectionKernels();
 
     private CpuBackend(boolean fast) {
         this.fast = fast;
@@ -154,5 +158,20 @@ public final class CpuBackend implements Backend {
     @Override
     public void topK(Tensor x, int k, Tensor values, Tensor indices) {
         ScalarOps.topK(x, k, values, indices);
+    }
+
+    @Override
+    public Optional<io.github.ds4j.spi.AttentionKernels> attentionKernels() {
+        return Optional.of(attention);
+    }
+
+    @Override
+    public Optional<io.github.ds4j.spi.MoeKernels> moeKernels() {
+        return Optional.of(moe);
+    }
+
+    @Override
+    public Optional<io.github.ds4j.spi.HyperConnectionKernels> hyperConnectionKernels() {
+        return Optional.of(hyperConnections);
     }
 }
