@@ -217,6 +217,28 @@ public record V4Config(
                 10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, 129280, 1048576, 1);
     }
 
+    /**
+     * A tiny model for tests and the demo that still takes every path: hidden 256, 4 layers
+     * (ratios 0, 4, 16, 4; MTP 0) so a short prompt wraps the 16-token window, gives the CSA
+     * layers more compressed entries than their top-4, and gives the HCA layer several entries;
+     * layer 0 routes by token id, the others by biased scores; 8 experts, top-2.
+     */
+    public static V4Config tiny() {
+        return new V4Config(256, 4, 4, 128, 32, 128, 2, 128, 16, 4, 64, 4,
+                List.of(0, 4, 16, 4, 0), 8, 1, 2, 128, 1, 1.5, 10.0, 4, 20, 1e-6,
+                10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, 1024, 65536, 1);
+    }
+
+    /** A preset by name: "tiny", "flash" or "pro". */
+    public static V4Config preset(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "tiny" -> tiny();
+            case "flash" -> flash();
+            case "pro" -> pro();
+            default -> throw new IllegalArgumentException("unknown preset \"" + name + "\": expected tiny, flash or pro");
+        };
+    }
+
     /** [first, first, 4, 128, 4, 128, ..., 4] for the layers, then 0 for the MTP block. */
     private static List<Integer> alternatingRatios(int layers, int first) {
         List<Integer> r = new ArrayList<>();
