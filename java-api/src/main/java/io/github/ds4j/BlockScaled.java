@@ -14,8 +14,10 @@ public record BlockScaled(Tensor values, Tensor scales, int blockRows, int block
 
     public BlockScaled {
         if (values == null || scales == null) {
-            throw new IllegalArgumentException("values and scales must not be null");
+            throw new IllegalArgumentException((values == null ? "values" : "scales") + ": must not be null");
         }
+        values.checkOpen("values");
+        scales.checkOpen("scales");
         if (values.dtype() != DType.F8_E4M3 && values.dtype() != DType.FP4_E2M1 && values.dtype() != DType.F8_E5M2) {
             throw new IllegalArgumentException("values: expected F8_E4M3, F8_E5M2 or FP4_E2M1, got " + values.dtype());
         }
@@ -55,6 +57,12 @@ public record BlockScaled(Tensor values, Tensor scales, int blockRows, int block
 
     /** The scale shape for values of {@code shape} in blockRows x blockCols blocks. */
     public static Shape expectedScaleShape(Shape shape, int blockRows, int blockCols) {
+        if (shape.rank() < 1) {
+            throw new IllegalArgumentException("values: expected at least one dimension, got " + shape);
+        }
+        if (blockRows < 1 || blockCols < 1) {
+            throw new IllegalArgumentException("block must be at least 1x1, got " + blockRows + "x" + blockCols);
+        }
         long cols = ceilDiv(shape.last(), blockCols);
         if (blockRows == 1) {
             return shape.withLast(cols);

@@ -72,12 +72,15 @@ public final class Compute implements AutoCloseable {
 
     /** A new uninitialized tensor on this device, owned by the caller. */
     public Tensor allocate(DType dtype, Shape shape) {
-        long bytes = dtype.byteSize(shape.numel());
+        long bytes = Tensor.checkDense(dtype, shape);
         return Tensor.of(backend.allocate(Math.max(bytes, 1)), dtype, shape, true);
     }
 
     /** A copy of any tensor (host or this device) on this device, owned by the caller. */
     public Tensor upload(Tensor src) {
+        if (src == null) {
+            throw new IllegalArgumentException("src: must not be null");
+        }
         src.checkOpen("src");
         if (!src.device().isHost() && !src.device().equals(device)) {
             throw new IllegalArgumentException("src: expected a host tensor or one on " + device + ", got one on " + src.device());
@@ -100,6 +103,9 @@ public final class Compute implements AutoCloseable {
 
     /** Uploads both tensors of a block-scaled tensor. */
     public BlockScaled upload(BlockScaled src) {
+        if (src == null) {
+            throw new IllegalArgumentException("src: must not be null");
+        }
         Tensor v = upload(src.values());
         try {
             return new BlockScaled(v, upload(src.scales()), src.blockRows(), src.blockCols());
@@ -118,6 +124,9 @@ public final class Compute implements AutoCloseable {
 
     /** Copies host memory into a contiguous tensor of this device. */
     public void copyFromHost(MemorySegment src, Tensor dst) {
+        if (src == null) {
+            throw new IllegalArgumentException("src: must not be null");
+        }
         Check.contiguous("dst", dst, device);
         long bytes = dst.dtype().byteSize(dst.numel());
         if (src.byteSize() < bytes) {
@@ -182,6 +191,7 @@ public final class Compute implements AutoCloseable {
      * to FP8 with 1x128 UE8M0 scales first, as the reference does before every such GEMM.
      */
     public Tensor gemm(Tensor x, BlockScaled w, DType outType) {
+        Check.realOut("outType", outType);
         Check.rows("x", x, device);
         Check.real("x", x);
         checkWeight(w);
@@ -329,7 +339,7 @@ public final class Compute implements AutoCloseable {
     public Tensor convert(Tensor x, DType to) {
         Check.rows("x", x, device);
         Check.dtype("x", x, DType.F32, DType.BF16, DType.F16);
-        if (!to.isReal()) {
+        if (to == null || !to.isReal()) {
             throw new IllegalArgumentException("to: expected F32, BF16 or F16, got " + to);
         }
         return produce(to, x.shape(), y -> backend.convert(x, y));
@@ -356,11 +366,11 @@ public final class Compute implements AutoCloseable {
         DType t = w.values().dtype();
         if (t == DType.F8_E4M3) {
             if (w.blockRows() != 128 || w.blockCols() != 128) {
-                throw new IllegalArgumentException("w: FP8 weights need 128x128 scale blocks, got " + w.blockRows() + "x" + w.blockCols());
+                throw new IllegalArgumentException("w: expected 128x128 scale blocks for FP8 values, got " + w.blockRows() + "x" + w.blockCols());
             }
         } else if (t == DType.FP4_E2M1) {
             if (w.blockRows() != 1 || w.blockCols() != 32) {
-                throw new IllegalArgumentException("w: MXFP4 weights need 1x32 scale blocks, got " + w.blockRows() + "x" + w.blockCols());
+                throw new IllegalArgumentException("w: expected 1x32 scale blocks for MXFP4 values, got " + w.blockRows() + "x" + w.blockCols());
             }
             Check.divisible("w", w.cols(), 32, "K");
         } else {
@@ -383,7 +393,7 @@ public final class Compute implements AutoCloseable {
             throw new IllegalArgumentException("a: expected 1x128 activation scale blocks, got " + a.blockRows() + "x" + a.blockCols());
         }
         if (a.cols() != w.cols()) {
-            throw new IllegalArgumentException("a: K = " + a.cols() + " does not match the weight's K = " + w.cols());
+            throw new IllegalArgumentException("a: expected K = " + w.cols() + " (the weight's), got " + a.values().shape());
         }
         Check.divisible("a", a.cols(), 128, "K");
     }
@@ -410,7 +420,7 @@ public final class Compute implements AutoCloseable {
             Check.shape("weight", weight, Shape.of(x.dim(-1)));
         }
         if (!(eps >= 0) || Float.isInfinite(eps)) {
-            throw new IllegalArgumentException("eps: must be finite and >= 0, got " + eps);
+            throw new IllegalArgumentException("eps: expected a finite value >= 0, got " + eps);
         }
     }
 
@@ -427,7 +437,7 @@ public final class Compute implements AutoCloseable {
             throw new IllegalArgumentException("x: expected last dimension " + rope.dims() + " (the rope dims), got " + x.shape());
         }
         if (startPos < 0) {
-            throw new IllegalArgumentException("startPos: must be >= 0, got " + startPos);
+            throw new IllegalArgumentException("startPos: expected a position >= 0, got " + startPos);
         }
     }
 
@@ -436,7 +446,7 @@ public final class Compute implements AutoCloseable {
         Check.real("x", x);
         long d = x.dim(-1);
         if (d < 1 || (d & (d - 1)) != 0) {
-            throw new IllegalArgumentException("x: the last dimension must be a power of two, got " + x.shape());
+            throw new IllegalArgumentException("x: expected a power-of-two last dimension, got " + x.shape());
         }
     }
 
@@ -447,7 +457,7 @@ public final class Compute implements AutoCloseable {
         Check.real("up", up);
         Check.shape("up", up, gate.shape());
         if (!(limit >= 0) || Float.isInfinite(limit)) {
-            throw new IllegalArgumentException("limit: must be finite and >= 0, got " + limit);
+            throw new IllegalArgumentException("limit: expected a finite value >= 0 (0 = no clamp), got " + limit);
         }
     }
 
@@ -477,7 +487,8 @@ public final class Compute implements AutoCloseable {
         if (x.isContiguous()) {
             return x.reshape(x.shape().rows(), x.dim(-1));
         }
-        throw new IllegalArgumentException("x: a strided tensor of rank " + x.rank() + " must be contiguous; copy it first");
+        throw new IllegalArgumentException("x: expected a contiguous tensor for rank " + x.rank() + " (it is flattened to rows), got "
+                + x.shape() + " with strides " + java.util.Arrays.toString(x.strides()) + "; copy it first");
     }
 
     /** A reshaped view that owns the storage of {@code t} (which must own it and be dense). */

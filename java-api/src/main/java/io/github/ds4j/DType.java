@@ -62,6 +62,9 @@ public enum DType {
 
     /** Parses a safetensors dtype name ("F8_E4M3", "BF16", ...). */
     public static DType fromSafetensorsName(String name) {
+        if (name == null) {
+            throw new IllegalArgumentException("safetensors dtype: must not be null");
+        }
         for (DType t : values()) {
             if (name.equals(t.safetensorsName)) {
                 return t;
@@ -72,6 +75,9 @@ public enum DType {
 
     /** Parses a user-facing name, case-insensitive: "f32", "bf16", "fp8", "e4m3", "fp4", ... */
     public static DType parse(String name) {
+        if (name == null) {
+            throw new IllegalArgumentException("dtype: must not be null");
+        }
         String n = name.trim().toUpperCase(Locale.ROOT);
         return switch (n) {
             case "FP8", "E4M3", "F8_E4M3", "FP8_E4M3" -> F8_E4M3;
@@ -85,7 +91,8 @@ public enum DType {
                 try {
                     yield valueOf(n);
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("unknown dtype \"" + name + "\"");
+                    throw new IllegalArgumentException("unknown dtype \"" + name + "\": expected one of f32, f16, bf16, "
+                            + "fp8 (e4m3), e5m2, ue8m0, fp4 (e2m1), i8, u8, i32, i64");
                 }
             }
         };

@@ -27,17 +27,22 @@ public record Device(DeviceKind kind, int ordinal) {
 
     /** Parses "cpu", "cuda", "cuda:N", "ascend", "ascend:N". */
     public static Device parse(String text) {
+        if (text == null) {
+            throw new IllegalArgumentException("device: must not be null");
+        }
         String t = text.trim().toLowerCase(Locale.ROOT);
         String name = t;
         int ordinal = 0;
         int colon = t.indexOf(':');
         if (colon >= 0) {
             name = t.substring(0, colon);
-            try {
-                ordinal = Integer.parseInt(t.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("bad device \"" + text + "\": the ordinal after ':' must be a number");
+            String digits = t.substring(colon + 1);
+            // Integer.parseInt would also take a sign and non-ASCII digits
+            if (digits.isEmpty() || digits.length() > 9 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                throw new IllegalArgumentException("bad device \"" + text
+                        + "\": expected a device number (0, 1, ...) after ':', got \"" + digits + "\"");
             }
+            ordinal = Integer.parseInt(digits);
         }
         for (DeviceKind k : DeviceKind.values()) {
             if (k.id().equals(name)) {

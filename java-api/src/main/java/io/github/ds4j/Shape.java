@@ -12,19 +12,30 @@ public final class Shape {
 
     /** A shape of the given sizes; every size must be zero or more. */
     public static Shape of(long... dims) {
+        if (dims == null) {
+            throw new IllegalArgumentException("dims: must not be null");
+        }
         long[] copy = dims.clone();
         long n = 1;
         for (long d : copy) {
             if (d < 0) {
-                throw new IllegalArgumentException("negative dimension in " + Arrays.toString(dims));
+                throw new IllegalArgumentException("dims: expected sizes >= 0, got " + Arrays.toString(dims));
             }
-            n = Math.multiplyExact(n, Math.max(d, 1));
+            try {
+                n = Math.multiplyExact(n, Math.max(d, 1));
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("dims: " + Arrays.toString(dims) + " has more than "
+                        + Long.MAX_VALUE + " elements");
+            }
         }
         return new Shape(copy);
     }
 
     /** Same as {@link #of(long...)} for int sizes. */
     public static Shape of(int... dims) {
+        if (dims == null) {
+            throw new IllegalArgumentException("dims: must not be null");
+        }
         return of(Arrays.stream(dims).asLongStream().toArray());
     }
 

@@ -27,6 +27,11 @@ public final class Tensor implements AutoCloseable {
     private final long offset;
 
     private Tensor(Storage storage, boolean owner, DType dtype, Shape shape, long[] strides, long offset) {
+        if (dtype == DType.FP4_E2M1 && (offset & 1) != 0) {
+            // byteOffset() and every kernel address FP4 data by whole bytes
+            throw new IllegalArgumentException("FP4 views must start on an even element (a whole byte), got element offset "
+                    + offset + " for " + shape);
+        }
         this.storage = storage;
         this.owner = owner;
         this.dtype = dtype;
@@ -40,24 +45,38 @@ public final class Tensor implements AutoCloseable {
      * closing the tensor closes the storage. For backends and loaders.
      */
     public static Tensor of(Storage storage, DType dtype, Shape shape, boolean owner) {
-        long bytes = dtype.byteSize(shape.numel());
+        long bytes = checkDense(dtype, shape);
         if (bytes > storage.byteSize()) {
             throw new IllegalArgumentException("shape " + shape + " of " + dtype + " needs " + bytes
                     + " bytes, storage has " + storage.byteSize());
         }
-        if (dtype == DType.FP4_E2M1 && shape.rank() > 0 && (shape.last() & 1) != 0) {
-            throw new IllegalArgumentException("FP4 tensors need an even last dimension, got " + shape);
-        }
         return new Tensor(storage, owner, dtype, shape, denseStrides(shape), 0);
+    }
+
+    /**
+     * Checks that a dense tensor of {@code dtype} and {@code shape} can exist (FP4 needs whole
+     * bytes per row) and returns its byte size. Allocators call it before allocating, so that a
+     * rejected shape never leaves memory behind.
+     */
+    static long checkDense(DType dtype, Shape shape) {
+        if (dtype == null || shape == null) {
+            throw new IllegalArgumentException("dtype and shape must not be null");
+        }
+        if (dtype == DType.FP4_E2M1 && shape.rank() > 0 && (shape.last() & 1) != 0) {
+            throw new IllegalArgumentException("shape: expected an even last dimension for FP4 (whole bytes per row), got " + shape);
+        }
+        return dtype.byteSize(shape.numel());
     }
 
     /** A new host tensor that owns its memory (uninitialized contents are zero). */
     public static Tensor allocate(DType dtype, Shape shape) {
+        checkDense(dtype, shape);
         return CpuBackend.shared().allocateTensor(dtype, shape);
     }
 
     /** A host tensor in a caller's arena: it lives until the arena closes; close() does nothing. */
     public static Tensor allocate(Arena arena, DType dtype, Shape shape) {
+        checkDense(dtype, shape);
         MemorySegment seg = arena.allocate(Math.max(1, dtype.byteSize(shape.numel())), 64);
         return of(Storage.borrowed(seg, CpuBackend.shared()), dtype, shape, false);
     }
@@ -74,8 +93,13 @@ public final class Tensor implements AutoCloseable {
                     + ", got " + values.length);
         }
         Tensor t = allocate(dtype, shape);
-        t.copyFrom(values);
-        return t;
+        try {
+            t.copyFrom(values);
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
     }
 
     /** A new host tensor holding raw bytes in {@code dtype}'s encoding (codes for FP8/FP4). */
@@ -91,6 +115,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A new host I32 or I64 tensor holding integer values. */
     public static Tensor fromLongs(long[] values, DType dtype, Shape shape) {
+        checkInteger("dtype", dtype);
         if (values.length != shape.numel()) {
             throw new IllegalArgumentException("values: expected " + shape.numel() + " elements, got " + values.length);
         }
@@ -160,14 +185,33 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
-    /** True when the elements are dense and row-major. */
+    /**
+     * True when the elements are dense and row-major. Strides of size-1 dimensions do not matter
+     * (a slice or a transpose may leave any stride there).
+     */
     public boolean isContiguous() {
-        return Arrays.equals(strides, denseStrides(shape)) || shape.numel() <= 1;
+        if (shape.numel() <= 1) {
+            return true;
+        }
+        long expected = 1;
+        for (int i = shape.rank() - 1; i >= 0; i--) {
+            long n = shape.dim(i);
+            if (n == 1) {
+                continue;
+            }
+            if (strides[i] != expected) {
+                return false;
+            }
+            expected *= n;
+        }
+        return true;
     }
 
     /**
      * Distance in elements between consecutive rows when read as [rows, last]. Requires the last
-     * stride to be 1 and the leading dimensions to collapse into one stride.
+     * stride to be 1 and the leading dimensions to collapse into one stride; size-1 dimensions
+     * are skipped, as they never advance. With a single row it is the innermost leading stride
+     * (or the last dimension for rank 1).
      */
     public long rowStride() {
         int r = shape.rank();
@@ -181,16 +225,22 @@ public final class Tensor implements AutoCloseable {
         if (r == 1) {
             return shape.last();
         }
-        long rs = strides[r - 2];
-        long expected = rs;
+        long rs = -1;
+        long expected = 0;
         for (int i = r - 2; i >= 0; i--) {
-            if (shape.dim(i) > 1 && strides[i] != expected) {
+            long n = shape.dim(i);
+            if (n == 1) {
+                continue;
+            }
+            if (rs < 0) {
+                rs = strides[i];
+            } else if (strides[i] != expected) {
                 throw new IllegalArgumentException("tensor " + shape + " with strides " + Arrays.toString(strides)
                         + " cannot be read as rows: its leading dimensions do not collapse");
             }
-            expected *= shape.dim(i);
+            expected = strides[i] * n;
         }
-        return rs;
+        return rs < 0 ? strides[r - 2] : rs;
     }
 
     /** True when {@link #rowStride()} would succeed. */
@@ -249,6 +299,9 @@ public final class Tensor implements AutoCloseable {
         }
         if (!isContiguous()) {
             throw new IllegalArgumentException("reshape: tensor " + shape + " is not contiguous; copy it first");
+        }
+        if (dtype == DType.FP4_E2M1 && s.rank() > 0 && (s.last() & 1) != 0) {
+            throw new IllegalArgumentException("reshape: FP4 tensors need an even last dimension, got " + s);
         }
         return new Tensor(storage, false, dtype, s, denseStrides(s), offset);
     }
@@ -311,6 +364,9 @@ public final class Tensor implements AutoCloseable {
         if (!isContiguous()) {
             throw new IllegalArgumentException("viewAs: tensor " + shape + " is not contiguous");
         }
+        if (newType == DType.FP4_E2M1 && newShape.rank() > 0 && (newShape.last() & 1) != 0) {
+            throw new IllegalArgumentException("viewAs: FP4 tensors need an even last dimension, got " + newShape);
+        }
         long have = dtype.byteSize(numel());
         long want = newType.byteSize(newShape.numel());
         if (have != want) {
@@ -344,6 +400,7 @@ public final class Tensor implements AutoCloseable {
     /** All elements of an integer tensor (I8, U8, I32, I64) in row-major order. */
     public long[] toLongArray() {
         checkOpen("toLongArray");
+        checkInteger("toLongArray", dtype);
         try (Tensor host = onHost()) {
             long[] out = new long[Math.toIntExact(numel())];
             MemorySegment seg = host.storage.segment();
@@ -385,6 +442,9 @@ public final class Tensor implements AutoCloseable {
     /** Overwrites this tensor with {@code src}'s elements (same dtype and shape; host or device). */
     public void copyFrom(Tensor src) {
         checkOpen("copyFrom");
+        if (src == null) {
+            throw new IllegalArgumentException("copyFrom: src must not be null");
+        }
         src.checkOpen("copyFrom source");
         if (src.dtype != dtype || !src.shape.equals(shape)) {
             throw new IllegalArgumentException("copyFrom: expected " + dtype + " " + shape + ", got " + src.dtype + " " + src.shape);
@@ -393,7 +453,10 @@ public final class Tensor implements AutoCloseable {
             if (isContiguous() && src.isContiguous()) {
                 MemorySegment.copy(src.hostSegment(), 0, hostSegment(), 0, dtype.byteSize(numel()));
             } else if (dtype.bits() == 4) {
-                throw new IllegalArgumentException("copyFrom: strided FP4 copies are not supported");
+                MemorySegment from = src.storage.segment();
+                MemorySegment to = storage.segment();
+                long[] srcOffsets = src.elementOffsets();
+                forEachIndex((i, at) -> HostMemory.setNibble(to, at, HostMemory.nibble(from, srcOffsets[i])));
             } else {
                 MemorySegment from = src.storage.segment();
                 MemorySegment to = storage.segment();
@@ -457,6 +520,12 @@ public final class Tensor implements AutoCloseable {
     }
 
     // ---- helpers ----
+
+    private static void checkInteger(String what, DType t) {
+        if (t != DType.I8 && t != DType.U8 && t != DType.I32 && t != DType.I64) {
+            throw new IllegalArgumentException(what + ": expected an integer dtype (I8, U8, I32 or I64), got " + t);
+        }
+    }
 
     private interface IndexVisitor {
         void visit(int linear, long elementOffset);

@@ -19,7 +19,9 @@ public final class Check {
             throw new IllegalArgumentException(name + ": expected at least one dimension, got a scalar");
         }
         if (!t.hasRowLayout()) {
-            throw new IllegalArgumentException(name + ": " + t.shape() + " is not dense in its last dimension with collapsible rows; copy it first");
+            throw new IllegalArgumentException(name + ": expected a row layout (dense last dimension, leading dimensions "
+                    + "that collapse into one row stride), got shape " + t.shape() + " with strides "
+                    + Arrays.toString(t.strides()) + "; copy it first");
         }
         return t;
     }
@@ -28,7 +30,8 @@ public final class Check {
     public static Tensor contiguous(String name, Tensor t, Device device) {
         on(name, t, device);
         if (!t.isContiguous()) {
-            throw new IllegalArgumentException(name + ": expected a contiguous tensor, got a strided view of " + t.shape());
+            throw new IllegalArgumentException(name + ": expected a contiguous tensor, got shape " + t.shape() + " with strides "
+                    + Arrays.toString(t.strides()));
         }
         return t;
     }
@@ -60,7 +63,7 @@ public final class Check {
 
     public static void realOut(String name, DType d) {
         if (d != DType.F32 && d != DType.BF16) {
-            throw new IllegalArgumentException(name + ": output dtype must be F32 or BF16, got " + d);
+            throw new IllegalArgumentException(name + ": expected F32 or BF16, got " + d);
         }
     }
 
@@ -83,20 +86,20 @@ public final class Check {
 
     public static void positive(String name, long v) {
         if (v <= 0) {
-            throw new IllegalArgumentException(name + ": must be positive, got " + v);
+            throw new IllegalArgumentException(name + ": expected a positive value, got " + v);
         }
     }
 
     /** {@code cols} must be a multiple of {@code block}. */
     public static void divisible(String name, long cols, long block, String what) {
         if (block <= 0 || cols % block != 0) {
-            throw new IllegalArgumentException(name + ": " + what + " " + cols + " is not a multiple of the block size " + block);
+            throw new IllegalArgumentException(name + ": expected the " + what + " to be a multiple of " + block + ", got " + cols);
         }
     }
 
     public static void finite(String name, float v) {
         if (!Float.isFinite(v)) {
-            throw new IllegalArgumentException(name + ": must be finite, got " + v);
+            throw new IllegalArgumentException(name + ": expected a finite value, got " + v);
         }
     }
 }

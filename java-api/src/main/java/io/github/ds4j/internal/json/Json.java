@@ -24,6 +24,9 @@ public final class Json {
 
     /** Parses one JSON value; throws {@link JsonException} with the offset on malformed input. */
     public static Object parse(String text) {
+        if (text == null) {
+            throw new IllegalArgumentException("text: must not be null");
+        }
         Json p = new Json(text);
         p.ws();
         Object v = p.value(0);
@@ -35,9 +38,6 @@ public final class Json {
     }
 
     private Object value(int depth) {
-        if (depth > MAX_DEPTH) {
-            throw error("nesting deeper than " + MAX_DEPTH);
-        }
         if (i >= s.length()) {
             throw error("unexpected end of input");
         }
@@ -59,6 +59,7 @@ public final class Json {
     }
 
     private Map<String, Object> object(int depth) {
+        checkDepth(depth);
         Map<String, Object> m = new LinkedHashMap<>();
         i++;
         ws();
@@ -92,6 +93,7 @@ public final class Json {
     }
 
     private List<Object> array(int depth) {
+        checkDepth(depth);
         List<Object> a = new ArrayList<>();
         i++;
         ws();
@@ -110,6 +112,13 @@ public final class Json {
             if (c != ',') {
                 throw error("expected ',' or ']'");
             }
+        }
+    }
+
+    /** {@code depth} containers enclose the one opening here; at most MAX_DEPTH may nest. */
+    private void checkDepth(int depth) {
+        if (depth >= MAX_DEPTH) {
+            throw error("more than " + MAX_DEPTH + " nested arrays or objects");
         }
     }
 
@@ -143,16 +152,40 @@ public final class Json {
                     if (i + 4 > s.length()) {
                         throw error("truncated \\u escape");
                     }
-                    try {
-                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                    } catch (NumberFormatException ex) {
-                        throw error("bad \\u escape");
+                    int code = 0;
+                    for (int k = 0; k < 4; k++) {
+                        // Character.digit would also take non-ASCII digits; JSON allows only [0-9a-fA-F]
+                        int d = hexDigit(s.charAt(i + k));
+                        if (d < 0) {
+                            throw error("bad \\u escape: '" + s.substring(i, i + 4) + "' is not four hex digits");
+                        }
+                        code = code << 4 | d;
                     }
+                    b.append((char) code);
                     i += 4;
                 }
                 default -> throw error("bad escape '\\" + e + "'");
             }
         }
+    }
+
+    private static int hexDigit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
+    }
+
+    /** ASCII digits only: Character.isDigit would accept other scripts' digits. */
+    private boolean digitAhead() {
+        char c = peek();
+        return c >= '0' && c <= '9';
     }
 
     private Object number() {
@@ -162,8 +195,8 @@ public final class Json {
         }
         if (peek() == '0') {
             i++;
-        } else if (Character.isDigit(peek())) {
-            while (Character.isDigit(peek())) {
+        } else if (digitAhead()) {
+            while (digitAhead()) {
                 i++;
             }
         } else {
@@ -173,10 +206,10 @@ public final class Json {
         if (peek() == '.') {
             integral = false;
             i++;
-            if (!Character.isDigit(peek())) {
+            if (!digitAhead()) {
                 throw error("bad number: digits expected after '.'");
             }
-            while (Character.isDigit(peek())) {
+            while (digitAhead()) {
                 i++;
             }
         }
@@ -186,10 +219,10 @@ public final class Json {
             if (peek() == '+' || peek() == '-') {
                 i++;
             }
-            if (!Character.isDigit(peek())) {
+            if (!digitAhead()) {
                 throw error("bad number: digits expected in the exponent");
             }
-            while (Character.isDigit(peek())) {
+            while (digitAhead()) {
                 i++;
             }
         }
@@ -198,10 +231,19 @@ public final class Json {
             try {
                 return Long.parseLong(t);
             } catch (NumberFormatException e) {
-                return new BigDecimal(t).doubleValue();
+                return finite(new BigDecimal(t).doubleValue(), start);
             }
         }
-        return Double.parseDouble(t);
+        return finite(Double.parseDouble(t), start);
+    }
+
+    /** A number past the double range would come back as infinity, which JSON cannot hold. */
+    private Object finite(double d, int start) {
+        if (Double.isInfinite(d)) {
+            i = start;
+            throw error("number out of the double range");
+        }
+        return d;
     }
 
     private Object literal(String word, Object v) {
