@@ -55,6 +55,8 @@ public final class Ds4jCommand implements Runnable {
         cl.setOut(out);
         cl.setErr(err);
         cl.setUsageHelpAutoWidth(true);
+        // A later flag overrides an earlier one, so scripts can append to a base command line.
+        cl.setOverwrittenOptionsAllowed(true);
         cl.setExitCodeExceptionMapper(e -> isUserError(e) ? USAGE : FAILED);
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
