@@ -33,6 +33,9 @@ public final class GemmCommand implements Callable<Integer> {
     static final long FULL_CHECK_LIMIT = 1L << 27;
     static final int CHECK_ROWS = 32;
     static final int CHECK_COLS = 256;
+    /** Without --iterations, timed calls continue until this much time has passed. */
+    static final long AUTO_TIME_NS = 1_000_000_000L;
+    static final int MAX_AUTO_CALLS = 100_000;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -52,8 +55,9 @@ public final class GemmCommand implements Callable<Integer> {
     @Mixin
     DeviceOption device;
 
-    @Option(names = "--iterations", defaultValue = "5", description = "Timed calls (default: ${DEFAULT-VALUE}).")
-    int iterations;
+    @Option(names = "--iterations", paramLabel = "N",
+            description = "Timed calls (default: as many as fit in about one second, at least one).")
+    Integer iterations;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed calls first, the checked one included (default: ${DEFAULT-VALUE}).")
     int warmup;
@@ -77,7 +81,9 @@ public final class GemmCommand implements Callable<Integer> {
         positive("--m", m);
         positive("--n", n);
         positive("--k", k);
-        positive("--iterations", iterations);
+        if (iterations != null) {
+            positive("--iterations", iterations);
+        }
         positive("--warmup", warmup);
         if (!fmt.equals("bf16") && k % 128 != 0) {
             throw new IllegalArgumentException("--k: " + k + " must be a multiple of 128 for " + fmt
@@ -117,12 +123,24 @@ public final class GemmCommand implements Callable<Integer> {
                 p.call.accept(y);
             }
             c.synchronize();
+            // Batches that double in size, each ended by one synchronize, until about a second has passed.
+            int calls = 0;
+            int batch = iterations != null ? iterations : 1;
             long t0 = System.nanoTime();
-            for (int i = 0; i < iterations; i++) {
-                p.call.accept(y);
+            long elapsed;
+            while (true) {
+                for (int i = 0; i < batch; i++) {
+                    p.call.accept(y);
+                }
+                calls += batch;
+                c.synchronize();
+                elapsed = System.nanoTime() - t0;
+                if (iterations != null || elapsed >= AUTO_TIME_NS || calls >= MAX_AUTO_CALLS) {
+                    break;
+                }
+                batch = Math.min(batch * 2, MAX_AUTO_CALLS - calls);
             }
-            c.synchronize();
-            double seconds = (System.nanoTime() - t0) / 1e9 / iterations;
+            double seconds = elapsed / 1e9 / calls;
             double flops = 2.0 * m * n * k / seconds;
 
             boolean full = fullCheck || (long) m * n * k <= FULL_CHECK_LIMIT;
@@ -131,7 +149,7 @@ public final class GemmCommand implements Callable<Integer> {
             double[] err = check(p.reference, got, rows, cols);
             double bound = outType == DType.BF16 ? 1e-2 : 1e-4;
 
-            out.println(String.format(Locale.ROOT, "time per call: %s (mean of %d after %d warm-up%s%s)", time(seconds), iterations, warmup,
+            out.println(String.format(Locale.ROOT, "time per call: %s (mean of %d after %d warm-up%s%s)", time(seconds), calls, warmup,
                     warmup == 1 ? "" : "s", fmt.equals("bf16") ? "" : "; activation quantization not timed"));
             out.println("throughput: " + rate(flops));
             String checked = full ? "all " + m + "x" + n + " outputs"

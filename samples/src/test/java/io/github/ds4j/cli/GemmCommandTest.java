@@ -50,9 +50,14 @@ class GemmCommandTest {
 
     @Test
     void theSameSeedGivesTheSameInputsAndError() {
+        // Without --iterations the timed calls fill about a second: more than one for so small a GEMM.
         Cli a = Cli.run("gemm", "--format", "fp4", "--m", "2", "--n", "64", "--k", "128", "--device", "cpu", "--seed", "42");
-        Cli b = Cli.run("gemm", "--format", "fp4", "--m", "2", "--n", "64", "--k", "128", "--device", "cpu", "--seed", "42");
+        Cli b = Cli.run("gemm", "--format", "fp4", "--m", "2", "--n", "64", "--k", "128", "--device", "cpu", "--seed", "42",
+                "--iterations", "1");
         assertTrue(a.out().contains("seed: 42"), a.toString());
+        Matcher calls = Pattern.compile("mean of (\\d+) after").matcher(a.out());
+        assertTrue(calls.find() && Integer.parseInt(calls.group(1)) > 1, a.toString());
+        assertTrue(b.out().contains("mean of 1 after"), b.toString());
         assertEquals(relativeError(a), relativeError(b));
     }
 
