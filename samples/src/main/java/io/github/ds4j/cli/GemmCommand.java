@@ -26,8 +26,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
         description = {"Time y [M, N] = x [M, K] @ w^T on random inputs and check y against a float64 reference.",
-                "fp8: E4M3 weight with 128x128 UE8M0 scales; fp4: MXFP4 weight with 1x32 UE8M0 scales; both take x",
-                "quantized to FP8 with 1x128 scales (quantization is done once, outside the timing). bf16: BF16 x and w."})
+                "fp8: E4M3 weight with 128x128 UE8M0 scales; fp4: MXFP4 weight with 1x32 UE8M0 scales; both take x "
+                        + "quantized to FP8 with 1x128 scales (once, outside the timing). bf16: BF16 x and w."})
 public final class GemmCommand implements Callable<Integer> {
     /** Above this many multiply-adds the float64 check samples rows and columns instead of doing all. */
     static final long FULL_CHECK_LIMIT = 1L << 27;
@@ -43,29 +43,29 @@ public final class GemmCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "fp8", paramLabel = "fp8|fp4|bf16", description = "Weight format (default: ${DEFAULT-VALUE}).")
     String format;
 
-    @Option(names = "--m", defaultValue = "128", description = "Rows of x and y (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--m", paramLabel = "M", defaultValue = "128", description = "Rows of x and y (default: ${DEFAULT-VALUE}).")
     int m;
 
-    @Option(names = "--n", defaultValue = "4096", description = "Rows of w, columns of y (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--n", paramLabel = "N", defaultValue = "4096", description = "Rows of w, columns of y (default: ${DEFAULT-VALUE}).")
     int n;
 
-    @Option(names = "--k", defaultValue = "4096", description = "The reduced dimension (default: ${DEFAULT-VALUE}); a multiple of 128 for fp8 and fp4.")
+    @Option(names = "--k", paramLabel = "K", defaultValue = "4096", description = "The reduced dimension (default: ${DEFAULT-VALUE}); a multiple of 128 for fp8 and fp4.")
     int k;
 
     @Mixin
     DeviceOption device;
 
-    @Option(names = "--iterations", paramLabel = "N",
+    @Option(names = "--iterations", paramLabel = "COUNT",
             description = "Timed calls (default: as many as fit in about one second, at least one).")
     Integer iterations;
 
-    @Option(names = "--warmup", defaultValue = "1", description = "Untimed calls first, the checked one included (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", paramLabel = "W", defaultValue = "1", description = "Untimed calls first, the checked one included (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--out-dtype", defaultValue = "bf16", paramLabel = "bf16|f32", description = "Dtype of y (default: ${DEFAULT-VALUE}).")
     String outDtype;
 
-    @Option(names = "--seed", description = "Seed of the random inputs (default: a fresh one, printed).")
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the random inputs (default: a fresh one, printed).")
     Long seed;
 
     @Option(names = "--full-check", description = "Check every output against float64 even when that is slow.")
