@@ -194,8 +194,9 @@ final class Header {
         if (v instanceof Map<?, ?>) {
             return "an object";
         }
-        if (v instanceof List<?>) {
-            return "a list";
+        if (v instanceof List<?> l) {
+            String t = l.toString();
+            return "the list " + (t.length() > 60 ? t.substring(0, 60) + "...]" : t);
         }
         if (v instanceof String s) {
             return "the string \"" + (s.length() > 40 ? s.substring(0, 40) + "..." : s) + "\"";
