@@ -124,10 +124,22 @@ public record V4Config(
         Keys k = new Keys(m);
         RopeSpec.Yarn yarn = null;
         Object rs = m.get("rope_scaling");
-        if (rs instanceof Map<?, ?> r && "yarn".equals(r.get("type") != null ? r.get("type") : r.get("rope_type"))) {
+        if (rs != null) {
+            if (!(rs instanceof Map<?, ?> r)) {
+                throw new IllegalArgumentException("config.json: \"rope_scaling\" must be an object or null, got " + rs);
+            }
+            Object type = r.get("type") != null ? r.get("type") : r.get("rope_type");
+            // Silently dropping another scaling would compute wrong angles on every compressed layer.
+            if (!"yarn".equals(type)) {
+                throw new IllegalArgumentException("config.json: \"rope_scaling\" must be of type \"yarn\", got " + type);
+            }
             Keys y = new Keys(r);
             yarn = new RopeSpec.Yarn(y.dbl("factor", 1), (long) y.dbl("original_max_position_embeddings", 4096),
                     y.dbl("beta_fast", 32), y.dbl("beta_slow", 1));
+        }
+        int kvHeads = k.integerOr("num_key_value_heads", 1);
+        if (kvHeads != 1) {
+            throw new IllegalArgumentException("config.json: \"num_key_value_heads\" must be 1 (V4 attention has one shared KV head), got " + kvHeads);
         }
         int layers = k.integer("num_hidden_layers");
         List<Integer> ratios = k.intList("compress_ratios", layers + 1);

@@ -1,0 +1,48 @@
+package io.github.ds4j.cli;
+
+import io.github.ds4j.Backends;
+import io.github.ds4j.DeviceKind;
+import io.github.ds4j.internal.cpu.CpuPath;
+import io.github.ds4j.spi.Probe;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class InfoCommandTest {
+    @Test
+    void listsEveryDeviceKindWithDevicesOrTheReasonItIsAbsent() {
+        Cli r = Cli.run("info");
+        assertEquals(0, r.code(), r.toString());
+        for (Map.Entry<DeviceKind, Probe> e : Backends.probeAll().entrySet()) {
+            String line = "  " + e.getKey().id() + ": ";
+            String expected = e.getValue().isAvailable() ? line + e.getValue().devices().size() + " device" : line + "absent: " + e.getValue().reason();
+            assertTrue(r.out().contains(expected), expected + " missing from:\n" + r.out());
+        }
+        assertTrue(r.out().contains("ascend: absent: "), r.out());
+        assertTrue(r.out().contains("    cpu: "), r.out());
+    }
+
+    @Test
+    void showsTheCpuPathThreadsAndVersion() {
+        Cli r = Cli.run("info");
+        String path = CpuPath.simd() ? "cpu path: SIMD (Vector API), " + CpuPath.vectorBits() + "-bit vectors"
+                : "cpu path: scalar: " + CpuPath.describe();
+        assertTrue(r.out().contains(path), r.out());
+        if (!CpuPath.simd()) {
+            assertTrue(r.out().contains("--add-modules jdk.incubator.vector") || r.out().contains("-Dds4j.cpu.simd=false"), r.out());
+        }
+        assertTrue(r.out().contains("threads: " + CpuPath.threads()), r.out());
+        assertTrue(r.out().lines().findFirst().orElse("").matches("ds4j \\S+"), r.out());
+        assertTrue(r.lastLine().startsWith("ok: info: "), r.toString());
+    }
+
+    @Test
+    void versionFlagPrintsTheVersion() {
+        Cli r = Cli.run("--version");
+        assertEquals(0, r.code());
+        assertTrue(r.out().startsWith("ds4j "), r.out());
+    }
+}
