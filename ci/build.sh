@@ -2,4 +2,4 @@
 # Builds every module (kernels too, when nvcc is present) without running the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec ci/mvn.sh -q install -DskipTests "$@"
+exec ci/mvn.sh -q package -DskipTests "$@"

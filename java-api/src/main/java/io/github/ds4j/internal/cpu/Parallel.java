@@ -3,10 +3,22 @@ package io.github.ds4j.internal.cpu;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RecursiveAction;
 
-/** Splits index ranges over all cores with the common fork-join pool. */
+/**
+ * Splits index ranges over all cores. Uses its own daemon pool with one worker per core: the
+ * common pool has one worker fewer than the cores (it counts on the caller to help), which on a
+ * 2-core machine would leave the fast paths on a single thread. {@code -Dds4j.cpu.threads=N}
+ * overrides the count.
+ */
 final class Parallel {
-    /** Worker count the fast paths use: the common pool's parallelism, at least 1. */
-    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism());
+    /** Worker count the fast paths use. */
+    static final int THREADS = Math.max(1, Integer.getInteger("ds4j.cpu.threads", Runtime.getRuntime().availableProcessors()));
+
+    private static final ForkJoinPool POOL = new ForkJoinPool(THREADS, pool -> {
+        var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+        t.setName("ds4j-cpu-" + t.getPoolIndex());
+        t.setDaemon(true);
+        return t;
+    }, null, false);
 
     private Parallel() {
     }
@@ -29,7 +41,7 @@ final class Parallel {
             return;
         }
         long step = (n + chunks - 1) / chunks;
-        ForkJoinPool.commonPool().invoke(new Split(0, n, step, body));
+        POOL.invoke(new Split(0, n, step, body));
     }
 
     private static final class Split extends RecursiveAction {
