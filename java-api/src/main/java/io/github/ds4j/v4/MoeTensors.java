@@ -27,11 +27,18 @@ final class MoeTensors {
 
     /** A tensor of one of {@code dtypes} and exactly {@code dims}. */
     static Tensor tensor(TensorSource source, String name, Device device, DType[] dtypes, long... dims) {
+        return check(fetch(source, name), name, device, dtypes, dims);
+    }
+
+    private static Tensor fetch(TensorSource source, String name) {
         Tensor t = source.tensor(name);
         if (t == null) {
             throw new IllegalArgumentException(name + ": the tensor source returned null");
         }
-        t.checkOpen(name);
+        return t.checkOpen(name);
+    }
+
+    private static Tensor check(Tensor t, String name, Device device, DType[] dtypes, long... dims) {
         boolean typeOk = Arrays.asList(dtypes).contains(t.dtype());
         if (!typeOk || !t.shape().equals(Shape.of(dims))) {
             throw new IllegalArgumentException(name + ": expected " + describe(dtypes) + " " + Shape.of(dims)
@@ -63,14 +70,10 @@ final class MoeTensors {
      */
     static BlockScaled mxfp4(TensorSource source, String prefix, Device device, long out, long in) {
         String wName = prefix + ".weight";
-        Tensor w = source.tensor(wName);
-        Tensor values;
-        if (w != null && w.dtype() == DType.FP4_E2M1) {
-            values = tensor(source, wName, device, new DType[] {DType.FP4_E2M1}, out, in);
-        } else {
-            Tensor packed = tensor(source, wName, device, new DType[] {DType.I8}, out, in / 2);
-            values = packed.viewAs(DType.FP4_E2M1, Shape.of(out, in));
-        }
+        Tensor w = fetch(source, wName);
+        Tensor values = w.dtype() == DType.FP4_E2M1
+                ? check(w, wName, device, new DType[] {DType.FP4_E2M1}, out, in)
+                : check(w, wName, device, new DType[] {DType.I8}, out, in / 2).viewAs(DType.FP4_E2M1, Shape.of(out, in));
         Tensor scale = tensor(source, prefix + ".scale", device, new DType[] {DType.F8_E8M0, DType.F32}, out, in / 32);
         return BlockScaled.mxfp4Weight(values, scale);
     }

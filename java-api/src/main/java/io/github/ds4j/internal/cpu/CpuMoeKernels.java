@@ -9,6 +9,7 @@ import io.github.ds4j.spi.MoeKernels;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -170,7 +171,7 @@ final class CpuMoeKernels implements MoeKernels {
             throw new IllegalArgumentException("permutation: " + off[experts] + " dispatched rows do not fit its " + capacity);
         }
         int[] perm = new int[(int) capacity];
-        java.util.Arrays.fill(perm, -1);
+        Arrays.fill(perm, -1);
         int[] rows = new int[pairs];
         int[] cursor = off.clone();
         for (int p = 0; p < pairs; p++) {
@@ -251,7 +252,7 @@ final class CpuMoeKernels implements MoeKernels {
             for (long r = lo; r < hi; r++) {
                 int p = perm[(int) r];
                 if (p < 0) {
-                    java.util.Arrays.fill(gr, 0f);
+                    Arrays.fill(gr, 0f);
                 } else {
                     g.read(r, gr);
                     u.read(r, ur);
@@ -289,7 +290,7 @@ final class CpuMoeKernels implements MoeKernels {
                     }
                     order[at] = j;
                 }
-                java.util.Arrays.fill(acc, 0f);
+                Arrays.fill(acc, 0f);
                 for (int j = 0; j < k; j++) {
                     outs.read(rows[base + order[j]], row);
                     for (int c = 0; c < d; c++) {
