@@ -23,7 +23,7 @@ public final class CpuBackend implements Backend {
 
     private final boolean fast;
     private final CpuAttentionKernels attention = new CpuAttentionKernels();
-    private final CpuMoeKernels moe = new CpuMoeKernels();
+    private final CpuMoeKernels moe = new CpuMoeKernels(this);
     private final CpuHyperConnectionKernels hyperConnections = new CpuHyperConnectionKernels();
 
     private CpuBackend(boolean fast) {
