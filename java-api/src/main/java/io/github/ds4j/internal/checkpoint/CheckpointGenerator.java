@@ -11,7 +11,6 @@ import io.github.ds4j.v4.CheckpointLayout.Entry;
 import io.github.ds4j.v4.V4Config;
 
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Writes a V4 checkpoint with random weights in the shipped layout and dtypes: every tensor of
@@ -35,14 +35,14 @@ public final class CheckpointGenerator {
 
     private final V4Config config;
     private final RandomWeights random;
-    private final PrintStream log;
+    private final Consumer<String> log;
 
     /**
      * @param config the model; its layer count is what gets written
      * @param seed   seed of every random value (same seed, same bytes)
-     * @param log    where to report progress, or null
+     * @param log    receives a line per part written, or null
      */
-    public CheckpointGenerator(V4Config config, long seed, PrintStream log) {
+    public CheckpointGenerator(V4Config config, long seed, Consumer<String> log) {
         this.config = config;
         this.random = new RandomWeights(seed);
         this.log = log;
@@ -79,7 +79,7 @@ public final class CheckpointGenerator {
             Shards shards = new Shards(dir);
             for (int g = 0; g < groups.size(); g++) {
                 if (log != null) {
-                    log.printf("make-checkpoint: %s%n", g == 0 ? "model head" : "layer " + (g - 1));
+                    log.accept("make-checkpoint: writing " + (g == 0 ? "the model head" : "layer " + (g - 1)));
                 }
                 List<Entry> entries = groups.get(g);
                 for (int i = 0; i < entries.size(); i++) {
