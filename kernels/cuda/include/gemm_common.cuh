@@ -81,7 +81,7 @@ __device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t two) {
     return *reinterpret_cast<uint32_t*>(&h);
 }
 
-// y[i] = v as F32 or BF16 (round to nearest even).
+// y[i] = v as F32, or as BF16 rounded to nearest even.
 __device__ __forceinline__ void store_out(void* y, size_t i, float v, bool bf16) {
     if (bf16) {
         static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16_rn(v);

@@ -25,10 +25,8 @@ public record GemmOperands(long a, long aScale, long w, long wScale, long y, int
     public static final int FLAG_A_SCALE_F32 = 1;
     /** w_scale is F32 (else UE8M0). */
     public static final int FLAG_W_SCALE_F32 = 2;
-    /** y is BF16. */
+    /** y is BF16 (else F32). */
     public static final int FLAG_OUT_BF16 = 4;
-    /** y is F16 (neither output bit: F32). */
-    public static final int FLAG_OUT_F16 = 8;
     /** Columns per activation scale and per FP8 weight scale block. */
     public static final int SCALE_BLOCK = 128;
     /** Columns per MXFP4 weight scale. */
@@ -91,8 +89,7 @@ public record GemmOperands(long a, long aScale, long w, long wScale, long y, int
         switch (y.dtype()) {
             case F32 -> { }
             case BF16 -> flags |= FLAG_OUT_BF16;
-            case F16 -> flags |= FLAG_OUT_F16;
-            default -> throw new IllegalArgumentException("y: expected F32, BF16 or F16, got " + y.dtype());
+            default -> throw new IllegalArgumentException("y: expected F32 or BF16, got " + y.dtype());
         }
         if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("a, w: dimensions past 2^31 - 1 are not supported, got M = " + m + ", N = " + n + ", K = " + k);
@@ -117,7 +114,7 @@ public record GemmOperands(long a, long aScale, long w, long wScale, long y, int
 
     /** Bytes per output element. */
     int outBytes() {
-        return (flags & (FLAG_OUT_BF16 | FLAG_OUT_F16)) != 0 ? 2 : 4;
+        return (flags & FLAG_OUT_BF16) != 0 ? 2 : 4;
     }
 
     /** The operands of output rows [first, first + rows): a, its scales and y move, w stays. */

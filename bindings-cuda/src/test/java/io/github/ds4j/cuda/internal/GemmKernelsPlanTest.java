@@ -122,7 +122,7 @@ class GemmKernelsPlanTest {
         Tensor aScales = host(DType.F32, m, k / 128);
         BlockScaled a = BlockScaled.fp8Activations(aValues, aScales, 128);
         BlockScaled w = weights(n, k, true, DType.F32);
-        Tensor yWide = host(DType.F16, m, n + 24);
+        Tensor yWide = host(DType.BF16, m, n + 24);
         Tensor y = yWide.slice(1, 8, 8 + n);  // a column slice: row stride n + 24
 
         GemmLaunch l = only(GemmKernels.plan(H100, GemmOperands.of(a, w, y, true)));
@@ -138,12 +138,9 @@ class GemmKernelsPlanTest {
         assertEquals(new KernelArgs.I32(n), args.get(6));
         assertEquals(new KernelArgs.I32(k), args.get(7));
         assertEquals(new KernelArgs.I64(n + 24), args.get(8));
-        assertEquals(new KernelArgs.I32(GemmOperands.FLAG_A_SCALE_F32 | GemmOperands.FLAG_W_SCALE_F32 | GemmOperands.FLAG_OUT_F16),
+        assertEquals(new KernelArgs.I32(GemmOperands.FLAG_A_SCALE_F32 | GemmOperands.FLAG_W_SCALE_F32 | GemmOperands.FLAG_OUT_BF16),
                 args.get(9));
 
-        GemmOperands bf16 = GemmOperands.of(activations(m, k, DType.F8_E8M0), weights(n, k, false, DType.F8_E8M0),
-                host(DType.BF16, m, n), false);
-        assertEquals(GemmOperands.FLAG_OUT_BF16, bf16.flags());
         GemmOperands f32 = GemmOperands.of(activations(m, k, DType.F8_E8M0), weights(n, k, false, DType.F8_E8M0),
                 host(DType.F32, m, n), false);
         assertEquals(0, f32.flags());
@@ -249,8 +246,8 @@ class GemmKernelsPlanTest {
                 () -> GemmOperands.of(a, weights(8, 256, false, DType.F8_E8M0), host(DType.F32, 4, 8), true));
         assertTrue(fmt.getMessage().startsWith("w: expected contiguous FP4_E2M1 [N, K]"), fmt.getMessage());
         IllegalArgumentException out = assertThrows(IllegalArgumentException.class,
-                () -> GemmOperands.of(a, weights(8, 256, false, DType.F8_E8M0), host(DType.I32, 4, 8), false));
-        assertEquals("y: expected F32, BF16 or F16, got I32", out.getMessage());
+                () -> GemmOperands.of(a, weights(8, 256, false, DType.F8_E8M0), host(DType.F16, 4, 8), false));
+        assertEquals("y: expected F32 or BF16, got F16", out.getMessage());
     }
 
     @Test
