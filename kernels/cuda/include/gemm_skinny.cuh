@@ -46,6 +46,14 @@ constexpr int WARPS = 4;
 constexpr int THREADS = WARPS * 32;
 constexpr int ROWS = WARPS * 16;  // weight rows (outputs along N) per CTA
 constexpr int RED_PITCH = ROWS + 1;  // floats per row of the reduction buffer; +1 spreads banks
+// K blocks of weights in flight per lane beyond the one being multiplied. Up to M = 16 a block is
+// multiplied quickly, and 2 keep about 30 KB per multiprocessor in flight at the grid sizes
+// GemmKernels picks, near what the HBM latency-bandwidth product asks of each multiprocessor; at
+// larger M the math per block covers more latency and the registers go to the accumulators.
+template <int MT>
+constexpr int prefetch_blocks() {
+    return MT <= 2 ? 2 : 1;
+}
 
 #ifdef DS4J_GEMM_SKINNY
 
@@ -80,6 +88,7 @@ __device__ __forceinline__ void gemm(const uint8_t* __restrict__ a, const void* 
                                      const uint8_t* __restrict__ w, const void* __restrict__ w_scale,
                                      void* __restrict__ y, int M, int N, int K, long long y_stride, int flags) {
     constexpr int MPAD = 8 * MT;  // activation rows covered: MT n8 tiles
+    constexpr int PREFETCH = prefetch_blocks<MT>();
     __shared__ float red[MPAD * RED_PITCH];
     const bool a_f32 = flags & FLAG_A_SCALE_F32;
     const bool w_f32 = flags & FLAG_W_SCALE_F32;
@@ -113,22 +122,33 @@ __device__ __forceinline__ void gemm(const uint8_t* __restrict__ a, const void* 
         const size_t w_row_bytes = static_cast<size_t>(K);
         const uint8_t* w0 = w + static_cast<size_t>(ok0 ? row0 : 0) * w_row_bytes + 32 * t;
         const uint8_t* w1 = w + static_cast<size_t>(ok1 ? row1 : 0) * w_row_bytes + 32 * t;
-        uint4 next[4];
-        auto load_w = [&](int kb) {
+        uint4 ring[PREFETCH][4];  // blocks kb .. kb + PREFETCH - 1 of rows row0 (0, 1) and row1 (2, 3)
+        auto load_w = [&](uint4 (&dst)[4], int kb) {
             size_t o = static_cast<size_t>(kb) * SCALE_BLOCK;
-            next[0] = ok0 ? ldg16(w0 + o) : zero;
-            next[1] = ok0 ? ldg16(w0 + o + 16) : zero;
-            next[2] = ok1 ? ldg16(w1 + o) : zero;
-            next[3] = ok1 ? ldg16(w1 + o + 16) : zero;
+            dst[0] = ok0 ? ldg16(w0 + o) : zero;
+            dst[1] = ok0 ? ldg16(w0 + o + 16) : zero;
+            dst[2] = ok1 ? ldg16(w1 + o) : zero;
+            dst[3] = ok1 ? ldg16(w1 + o + 16) : zero;
         };
-        if (kb_begin < kb_end) {
-            load_w(kb_begin);
+#pragma unroll
+        for (int d = 0; d < PREFETCH; d++) {
+            if (kb_begin + d < kb_end) {
+                load_w(ring[d], kb_begin + d);
+            }
         }
         for (int kb = kb_begin; kb < kb_end; kb++) {
-            const uint32_t r0[8] = {next[0].x, next[0].y, next[0].z, next[0].w, next[1].x, next[1].y, next[1].z, next[1].w};
-            const uint32_t r1[8] = {next[2].x, next[2].y, next[2].z, next[2].w, next[3].x, next[3].y, next[3].z, next[3].w};
-            if (kb + 1 < kb_end) {
-                load_w(kb + 1);  // the next block's weights stream in while this one is multiplied
+            const uint4 (&cur)[4] = ring[0];
+            const uint32_t r0[8] = {cur[0].x, cur[0].y, cur[0].z, cur[0].w, cur[1].x, cur[1].y, cur[1].z, cur[1].w};
+            const uint32_t r1[8] = {cur[2].x, cur[2].y, cur[2].z, cur[2].w, cur[3].x, cur[3].y, cur[3].z, cur[3].w};
+#pragma unroll
+            for (int d = 0; d + 1 < PREFETCH; d++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    ring[d][i] = ring[d + 1][i];
+                }
+            }
+            if (kb + PREFETCH < kb_end) {
+                load_w(ring[PREFETCH - 1], kb + PREFETCH);  // streams in while this block is multiplied
             }
             const float sw = n_warp < N ? load_scale(w_scale, static_cast<size_t>(n_warp / SCALE_BLOCK) * kb_count + kb, w_f32) : 0.0f;
 #pragma unroll
@@ -160,21 +180,29 @@ __device__ __forceinline__ void gemm(const uint8_t* __restrict__ a, const void* 
         const int ws_cols = K / FP4_SCALE_BLOCK;
         const uint8_t* w0 = w + static_cast<size_t>(ok0 ? row0 : 0) * w_row_bytes + 16 * t;
         const uint8_t* w1 = w + static_cast<size_t>(ok1 ? row1 : 0) * w_row_bytes + 16 * t;
-        uint4 next0, next1;
-        auto load_w = [&](int kb) {
+        uint4 ring[PREFETCH][2];  // blocks kb .. kb + PREFETCH - 1 of rows row0 and row1
+        auto load_w = [&](uint4 (&dst)[2], int kb) {
             size_t o = static_cast<size_t>(kb) * (SCALE_BLOCK / 2);
-            next0 = ok0 ? ldg16(w0 + o) : zero;
-            next1 = ok1 ? ldg16(w1 + o) : zero;
+            dst[0] = ok0 ? ldg16(w0 + o) : zero;
+            dst[1] = ok1 ? ldg16(w1 + o) : zero;
         };
-        if (kb_begin < kb_end) {
-            load_w(kb_begin);
+#pragma unroll
+        for (int d = 0; d < PREFETCH; d++) {
+            if (kb_begin + d < kb_end) {
+                load_w(ring[d], kb_begin + d);
+            }
         }
         for (int kb = kb_begin; kb < kb_end; kb++) {
             // Word s of q0/q1 = packed codes of columns 32s+8t..32s+8t+7 of rows row0/row1.
-            const uint4 q0 = quad_transpose(next0, t);
-            const uint4 q1 = quad_transpose(next1, t);
-            if (kb + 1 < kb_end) {
-                load_w(kb + 1);
+            const uint4 q0 = quad_transpose(ring[0][0], t);
+            const uint4 q1 = quad_transpose(ring[0][1], t);
+#pragma unroll
+            for (int d = 0; d + 1 < PREFETCH; d++) {
+                ring[d][0] = ring[d + 1][0];
+                ring[d][1] = ring[d + 1][1];
+            }
+            if (kb + PREFETCH < kb_end) {
+                load_w(ring[PREFETCH - 1], kb + PREFETCH);
             }
             const uint32_t p0[4] = {q0.x, q0.y, q0.z, q0.w};
             const uint32_t p1[4] = {q1.x, q1.y, q1.z, q1.w};
