@@ -83,9 +83,11 @@ class CudaGemmTest {
             return 1e-6;  // the reference's own operation order
         }
         if (v == GemmVariant.MMA80) {
-            return 1e-5;  // exact bf16 products, f32 sums in another order
+            return 2e-5;  // exact bf16 products, f32 tensor-core sums in another order
         }
-        return 2e-3;      // FP8 tensor cores (auto may be one): reduced-precision sums inside a block
+        // FP8 tensor cores (auto may be one): their sums inside a block keep fewer bits than f32
+        // (about 14); promoted every 32 or 128 columns that stays near 1e-3, and a wrong index is O(1).
+        return 4e-3;
     }
 
     private static double outputTolerance(DType out) {
