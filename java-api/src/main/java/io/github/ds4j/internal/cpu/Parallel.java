@@ -5,8 +5,11 @@ import java.util.concurrent.RecursiveAction;
 
 /** Splits index ranges over all cores with the common fork-join pool. */
 final class Parallel {
-    /** Worker count the fast paths use: the common pool's parallelism, at least 1. */
-    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism());
+    /**
+     * Threads the fast paths use: the common pool's workers plus the calling thread, which runs
+     * chunks too while it waits in {@code invoke} (the pool's parallelism is cores - 1).
+     */
+    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism() + 1);
 
     private Parallel() {
     }
