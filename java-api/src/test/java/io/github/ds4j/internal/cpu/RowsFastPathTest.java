@@ -122,26 +122,28 @@ class RowsFastPathTest {
         }
     }
 
-    /** Ragged [rows, cols] shapes: one row, odd widths, and enough rows to split over threads. */
-    private static final long[][] SHAPES = {{1, 1}, {1, 7}, {2, 31}, {3, 33}, {1, 63}, {2, 100}, {5, 257}, {1, 4099}, {300, 70}};
+    /** Ragged [rows, cols] shapes: one row, odd widths, and enough rows for several parallel chunks. */
+    private static final long[][] SHAPES = {{1, 1}, {1, 7}, {2, 31}, {3, 33}, {1, 63}, {2, 100}, {5, 257}, {1, 4099}, {1000, 70}};
 
     @Test
     void rmsNormFastPathsMatchScalarReference() {
         Random rnd = random("rmsNormFastPathsMatchScalarReference");
-        for (long[] shape : SHAPES) {
+        DType[] weightTypes = {null, DType.F32, DType.BF16};
+        for (int si = 0; si < SHAPES.length; si++) {
+            long[] shape = SHAPES[si];
             int cols = (int) shape[1];
             float[] w = nonZeros(rnd, cols, 0.5f, 1.5f);
-            for (DType wt : new DType[] {null, DType.F32, DType.BF16}) {
-                try (Tensor weight = wt == null ? null : Tensor.fromFloats(w, wt, io.github.ds4j.Shape.of(cols))) {
-                    Op op = (x, y, p) -> {
-                        switch (p) {
-                            case REFERENCE -> REFERENCE.rmsNorm(x[0], weight, 1e-6f, y);
-                            case THREADS_SCALAR -> Rows.rmsNorm(x[0], weight, 1e-6f, y, false);
-                            case THREADS_SIMD -> Rows.rmsNorm(x[0], weight, 1e-6f, y, true);
-                        }
-                    };
-                    check("rmsNorm weight " + wt, rnd, op, 1, shape, (r, n) -> nonZeros(r, n, 0.01f, 8f), 2e-6);
-                }
+            // no weight, F32 and BF16 weights take turns over the shapes, each on ragged and wide ones
+            DType wt = weightTypes[si % 3];
+            try (Tensor weight = wt == null ? null : Tensor.fromFloats(w, wt, io.github.ds4j.Shape.of(cols))) {
+                Op op = (x, y, p) -> {
+                    switch (p) {
+                        case REFERENCE -> REFERENCE.rmsNorm(x[0], weight, 1e-6f, y);
+                        case THREADS_SCALAR -> Rows.rmsNorm(x[0], weight, 1e-6f, y, false);
+                        case THREADS_SIMD -> Rows.rmsNorm(x[0], weight, 1e-6f, y, true);
+                    }
+                };
+                check("rmsNorm weight " + wt, rnd, op, 1, shape, (r, n) -> nonZeros(r, n, 0.01f, 8f), 2e-6);
             }
         }
     }
@@ -220,7 +222,7 @@ class RowsFastPathTest {
     void convertFastPathsMatchScalarReferenceForEveryRealDtypePair() {
         Random rnd = random("convertFastPathsMatchScalarReferenceForEveryRealDtypePair");
         DType[] types = {DType.F32, DType.BF16, DType.F16};
-        for (long[] shape : new long[][] {{1, 7}, {3, 131}, {2, 63}, {40, 64}}) {
+        for (long[] shape : new long[][] {{1, 7}, {3, 131}, {2, 63}, {40, 64}, {600, 70}}) {
             int n = (int) (shape[0] * shape[1]);
             float[] x = nonZeros(rnd, n, 1e-3f, 1e3f);
             for (int i = 0; i < n; i += 3) { // ties of bf16 and f16, and the specials
