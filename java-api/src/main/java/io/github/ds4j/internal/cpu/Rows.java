@@ -15,10 +15,13 @@ import io.github.ds4j.Tensor;
  * in summation order and in the vector exp by a few f32 ulps.
  */
 final class Rows {
-    /** Elements per parallel chunk for cheap, memory-bound row ops. */
-    static final int LIGHT = 16384;
-    /** Elements per parallel chunk for ops with an exp, trig or sort per element. */
-    static final int HEAVY = 2048;
+    /**
+     * Elements per parallel chunk for cheap, memory-bound row ops: about 10 us of SIMD work, well
+     * above the cost of waking a pool thread, so a decode step's single row stays on the caller.
+     */
+    static final int LIGHT = 32768;
+    /** Elements per parallel chunk for ops with an exp, trig or heap step per element. */
+    static final int HEAVY = 4096;
 
     private Rows() {
     }

@@ -30,7 +30,7 @@ class QuantFastPathTest {
     /** [rows, cols, block]: whole blocks, a partial last block, widths below one vector, odd blocks. */
     private static final int[][] CASES = {
         {1, 128, 128}, {3, 384, 128}, {2, 448, 64}, {1, 200, 128}, {4, 100, 64},
-        {2, 96, 32}, {3, 70, 32}, {2, 60, 20}, {1, 7, 64}, {200, 128, 64}, {400, 128, 128},
+        {2, 96, 32}, {3, 70, 32}, {2, 60, 20}, {1, 7, 64}, {200, 128, 64}, {600, 128, 128},
     };
 
     /**
