@@ -51,18 +51,27 @@ final class Rows {
     static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y, boolean simd) {
         RowAccess in = new RowAccess(x);
         RowAccess out = new RowAccess(y);
-        float[] w = weight == null ? null : weight.toFloatArray();
         int cols = in.cols;
+        float[] w = null;
+        if (weight != null) { // [cols] is one row
+            w = new float[cols];
+            if (simd) {
+                RowsSimd.read(new RowAccess(weight), 0, w);
+            } else {
+                new RowAccess(weight).read(0, w);
+            }
+        }
+        float[] weights = w;
         Parallel.forRange(in.rows, grain(cols, LIGHT), (from, to) -> {
             float[] row = new float[cols];
             for (long r = from; r < to; r++) {
                 if (simd) {
                     RowsSimd.read(in, r, row);
-                    RowsSimd.rmsNorm(row, cols, w, eps);
+                    RowsSimd.rmsNorm(row, cols, weights, eps);
                     RowsSimd.write(out, r, row);
                 } else {
                     in.read(r, row);
-                    ScalarOps.rmsNormRow(row, cols, w, eps);
+                    ScalarOps.rmsNormRow(row, cols, weights, eps);
                     out.write(r, row);
                 }
             }

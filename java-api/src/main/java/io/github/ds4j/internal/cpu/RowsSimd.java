@@ -37,6 +37,15 @@ final class RowsSimd {
     /** Sums of squares and exponentials are flushed to double every this many elements. */
     private static final int FLUSH = 1024;
 
+    // exp(x) = 2^n * e^r with n = round(x / ln 2), |r| <= ln(2)/2; e^r by a degree-6 polynomial
+    private static final float LOG2E = 1.44269504f;
+    /** ln 2 split in two: the high part has few bits, so n * LN2_HI is exact. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** Adding 1.5 * 2^23 rounds an f32 below 2^22 to an integer (nearest even) in the low mantissa bits. */
+    private static final float ROUNDER = 0x1.8p23f;
+    private static final float[] EXP_POLY = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
     private RowsSimd() {
     }
 
@@ -198,7 +207,7 @@ final class RowsSimd {
                 g = g.min(limit);
                 u = u.max(-limit).min(limit);
             }
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(exp(g.neg()).add(1f));
             silu.mul(u).intoArray(gate, c);
         }
         for (; c < cols; c++) {
@@ -211,11 +220,21 @@ final class RowsSimd {
         int c = 0;
         float m = Float.NEGATIVE_INFINITY;
         if (bound > 0) {
-            FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (; c < bound; c += L) {
-                mv = mv.max(FloatVector.fromArray(F, row, c));
+            // four running maxima: a NaN-propagating max has a long latency
+            FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            FloatVector m1 = m0;
+            FloatVector m2 = m0;
+            FloatVector m3 = m0;
+            for (; c + 4 * L <= bound; c += 4 * L) {
+                m0 = m0.max(FloatVector.fromArray(F, row, c));
+                m1 = m1.max(FloatVector.fromArray(F, row, c + L));
+                m2 = m2.max(FloatVector.fromArray(F, row, c + 2 * L));
+                m3 = m3.max(FloatVector.fromArray(F, row, c + 3 * L));
             }
-            m = mv.reduceLanes(VectorOperators.MAX);
+            for (; c < bound; c += L) {
+                m0 = m0.max(FloatVector.fromArray(F, row, c));
+            }
+            m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         }
         for (; c < cols; c++) {
             m = Math.max(m, row[c]);
@@ -226,7 +245,7 @@ final class RowsSimd {
             int end = Math.min(bound, c + FLUSH);
             FloatVector acc = FloatVector.zero(F);
             for (; c < end; c += L) {
-                FloatVector e = FloatVector.fromArray(F, row, c).sub(m).lanewise(VectorOperators.EXP);
+                FloatVector e = exp(FloatVector.fromArray(F, row, c).sub(m));
                 e.intoArray(row, c);
                 acc = acc.add(e);
             }
@@ -266,6 +285,42 @@ final class RowsSimd {
             }
         }
         RowsTopK.finish(heap, k, best);
+    }
+
+    /**
+     * e^x within 2 ulps of {@link Math#exp} over the f32 range: 0 below -104, infinity above
+     * 88.8, NaN for NaN. Inline arithmetic, because the Vector API's EXP costs a native call per
+     * vector on some JDKs (about as slow as Math.exp per element).
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector v = x.max(-104f).min(89f); // keeps NaN (Math.max/min semantics)
+        FloatVector t = v.mul(LOG2E).add(ROUNDER);
+        IntVector n = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUNDER));
+        FloatVector nf = t.sub(ROUNDER);
+        FloatVector r = nf.fma(FloatVector.broadcast(F, -LN2_HI), v);
+        r = nf.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(F, EXP_POLY[0]);
+        for (int i = 1; i < EXP_POLY.length; i++) {
+            p = p.fma(r, FloatVector.broadcast(F, EXP_POLY[i]));
+        }
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        // 2^n in two factors, each a normal f32 for n in [-150, 129], so subnormal results round once
+        IntVector n1 = n.lanewise(VectorOperators.ASHR, 1);
+        IntVector n2 = n.sub(n1);
+        FloatVector s1 = n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return y.mul(s1).mul(s2);
+    }
+
+    /** y[i] = {@link #exp}(x[i]) for i < n, with Math.exp on the tail; for tests. */
+    static void exp(float[] x, float[] y, int n) {
+        int c = 0;
+        for (int bound = F.loopBound(n); c < bound; c += L) {
+            exp(FloatVector.fromArray(F, x, c)).intoArray(y, c);
+        }
+        for (; c < n; c++) {
+            y[c] = (float) Math.exp(x[c]);
+        }
     }
 
     @SuppressWarnings("unchecked")

@@ -321,6 +321,30 @@ class RowsFastPathTest {
     }
 
     @Test
+    void vectorExpIsWithinTwoUlpsOfExactAcrossTheF32Range() {
+        assertTrue(CpuPath.simd(), "the tests run with --add-modules jdk.incubator.vector (the parent pom's argLine)");
+        Random rnd = random("vectorExpIsWithinTwoUlpsOfExactAcrossTheF32Range");
+        float[] special = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -0f, 0f, 1e-30f, -1e-30f,
+            -104f, -103.97f, -103.9f, -87.34f, -87.33f, -87.3f, 88.72f, 88.7228f, 88.73f, 89f, 1e5f, -1e5f, 0.34657f, -0.34657f};
+        int n = 200_003;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = i < special.length ? special[i] : (float) ((rnd.nextDouble() * 2 - 1) * (rnd.nextBoolean() ? 2 : 110));
+        }
+        float[] y = new float[n];
+        RowsSimd.exp(x, y, n);
+        for (int i = 0; i < n; i++) {
+            double exact = Math.exp(x[i]);
+            float want = (float) exact;
+            if (Float.isNaN(want) || Float.isInfinite(want)) {
+                assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(y[i]), "exp(" + x[i] + ")");
+            } else if (!(Math.abs(y[i] - exact) <= 2 * Math.ulp(want))) {
+                assertEquals(want, y[i], 2 * Math.ulp(want), "exp(" + x[i] + ")");
+            }
+        }
+    }
+
+    @Test
     void sharedBackendRunsTheFastPathsAndSaysWhichCpuPath() {
         CpuBackend fast = CpuBackend.shared();
         assertTrue(fast.isFast(), "the shared CPU backend runs the fast paths");
