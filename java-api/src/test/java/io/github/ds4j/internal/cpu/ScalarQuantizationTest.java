@@ -99,7 +99,7 @@ class ScalarQuantizationTest {
     }
 
     /**
-     * Rows of blocks at random magnitudes (2^-40 .. 2^40, so some hit the amax floor), and blocks
+     * Rows of blocks at random magnitudes (2^-40 .. 2^40, and around the amax floor), and blocks
      * whose first element is qmax * 2^k exactly followed by midpoints of the grid times 2^k, so
      * that every rounding tie is hit.
      */
@@ -120,7 +120,9 @@ class ScalarQuantizationTest {
                     }
                 }
             } else {
-                int k = -40 + rnd.nextInt(80);
+                // wide magnitudes, or around the amax floor (FP8 1e-4 ~ 2^-13.3, FP4 6*2^-126 ~ 2^-123.4)
+                int floorExp = qmax == 6 ? -123 : -13;
+                int k = rnd.nextBoolean() ? -40 + rnd.nextInt(80) : floorExp - 3 + rnd.nextInt(7);
                 for (int c = from; c < to; c++) {
                     x[c] = (float) Math.scalb(nonZero(rnd, 0.01f, 1f), k);
                 }
