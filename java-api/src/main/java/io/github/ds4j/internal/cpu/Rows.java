@@ -85,7 +85,7 @@ final class Rows {
             return;
         }
         float[] f = spec.frequencies();
-        long rowsPerPos = in.rows / x.dim(0);
+        long rowsPerPos = x.rank() < 2 ? 1 : in.rows / x.dim(0); // [S, ..., R]: the rows of one token
         int cols = in.cols;
         Parallel.forRange(in.rows, grain(cols, HEAVY), (from, to) -> {
             float[] row = new float[cols];

@@ -327,7 +327,7 @@ public final class ScalarOps {
             return;
         }
         float[] f = spec.frequencies();
-        long rowsPerPos = in.rows / x.dim(0);
+        long rowsPerPos = x.rank() < 2 ? 1 : in.rows / x.dim(0); // [S, ..., R]: the rows of one token
         float[] row = new float[in.cols];
         float[] cos = new float[f.length];
         float[] sin = new float[f.length];

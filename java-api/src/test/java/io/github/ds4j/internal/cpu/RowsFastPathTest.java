@@ -152,7 +152,7 @@ class RowsFastPathTest {
     void ropeFastPathsMatchScalarReferenceBitForBit() {
         Random rnd = random("ropeFastPathsMatchScalarReferenceBitForBit");
         RopeSpec yarn = new RopeSpec(64, 160000, new RopeSpec.Yarn(16, 65536, 32, 1));
-        long[][] shapes = {{1, 64}, {7, 3, 64}, {2, 5, 6}, {3, 34}, {40, 8, 64}};
+        long[][] shapes = {{64}, {1, 64}, {7, 3, 64}, {2, 5, 6}, {3, 34}, {40, 8, 64}};
         for (long[] shape : shapes) {
             int dims = (int) shape[shape.length - 1];
             RopeSpec spec = dims == 64 && rnd.nextBoolean() ? yarn : RopeSpec.plain(dims, 10000);
