@@ -58,11 +58,16 @@ public interface Backend extends AutoCloseable {
     /**
      * Per-row, per-{@code block}-column FP8 quantization (spec §2): amax = max(|x|, 1e-4),
      * s = 2^ceil(log2(amax/448)), q = e4m3(clamp(x/s, -448, 448)). {@code q} is F8_E4M3
-     * [rows, cols], {@code scales} F8_E8M0 or F32 [rows, ceil(cols/block)], both contiguous.
+     * [rows, cols], {@code scales} F8_E8M0 or F32 [rows, ceil(cols/block)], both contiguous; a
+     * partial last block is quantized on its own columns. A block holding a NaN or an infinity
+     * gets a NaN scale (UE8M0 0xFF, F32 NaN) and NaN codes (0x7F).
      */
     void quantizeActivations(Tensor x, Tensor q, Tensor scales, int block);
 
-    /** FP8 quantize-dequantize with {@code block}-column UE8M0 scales: y = e4m3(...) * s. */
+    /**
+     * FP8 quantize-dequantize with {@code block}-column UE8M0 scales: y = e4m3(...) * s. A block
+     * holding a NaN or an infinity becomes all NaN, here and in {@link #fp4Simulate}.
+     */
     void fp8Simulate(Tensor x, Tensor y, int block);
 
     /**

@@ -97,22 +97,38 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void convert(Tensor x, Tensor y) {
-        ScalarOps.convert(x, y);
+        if (fast) {
+            Rows.convert(x, y, CpuPath.simd());
+        } else {
+            ScalarOps.convert(x, y);
+        }
     }
 
     @Override
     public void quantizeActivations(Tensor x, Tensor q, Tensor scales, int block) {
-        ScalarOps.quantizeActivations(x, q, scales, block);
+        if (fast) {
+            Quant.quantizeActivations(x, q, scales, block, CpuPath.simd());
+        } else {
+            ScalarOps.quantizeActivations(x, q, scales, block);
+        }
     }
 
     @Override
     public void fp8Simulate(Tensor x, Tensor y, int block) {
-        ScalarOps.fp8Simulate(x, y, block);
+        if (fast) {
+            Quant.fp8Simulate(x, y, block, CpuPath.simd());
+        } else {
+            ScalarOps.fp8Simulate(x, y, block);
+        }
     }
 
     @Override
     public void fp4Simulate(Tensor x, Tensor y, int block) {
-        ScalarOps.fp4Simulate(x, y, block);
+        if (fast) {
+            Quant.fp4Simulate(x, y, block, CpuPath.simd());
+        } else {
+            ScalarOps.fp4Simulate(x, y, block);
+        }
     }
 
     @Override
@@ -132,32 +148,56 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
-        ScalarOps.rmsNorm(x, weight, eps, y);
+        if (fast) {
+            Rows.rmsNorm(x, weight, eps, y, CpuPath.simd());
+        } else {
+            ScalarOps.rmsNorm(x, weight, eps, y);
+        }
     }
 
     @Override
     public void rope(Tensor x, Tensor y, RopeSpec rope, long startPos, boolean inverse) {
-        ScalarOps.rope(x, y, rope, startPos, inverse);
+        if (fast) {
+            Rows.rope(x, y, rope, startPos, inverse, CpuPath.simd());
+        } else {
+            ScalarOps.rope(x, y, rope, startPos, inverse);
+        }
     }
 
     @Override
     public void hadamard(Tensor x, Tensor y) {
-        ScalarOps.hadamard(x, y);
+        if (fast) {
+            Rows.hadamard(x, y, CpuPath.simd());
+        } else {
+            ScalarOps.hadamard(x, y);
+        }
     }
 
     @Override
     public void swiglu(Tensor gate, Tensor up, float limit, Tensor y) {
-        ScalarOps.swiglu(gate, up, limit, y);
+        if (fast) {
+            Rows.swiglu(gate, up, limit, y, CpuPath.simd());
+        } else {
+            ScalarOps.swiglu(gate, up, limit, y);
+        }
     }
 
     @Override
     public void softmax(Tensor x, Tensor y) {
-        ScalarOps.softmax(x, y);
+        if (fast) {
+            Rows.softmax(x, y, CpuPath.simd());
+        } else {
+            ScalarOps.softmax(x, y);
+        }
     }
 
     @Override
     public void topK(Tensor x, int k, Tensor values, Tensor indices) {
-        ScalarOps.topK(x, k, values, indices);
+        if (fast) {
+            Rows.topK(x, k, values, indices, CpuPath.simd());
+        } else {
+            ScalarOps.topK(x, k, values, indices);
+        }
     }
 
     @Override

@@ -11,6 +11,7 @@ import io.github.ds4j.internal.HostMemory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 
 /**
  * The scalar reference of every CPU op: one thread, the spec's formulas written out plainly.
@@ -27,39 +28,120 @@ public final class ScalarOps {
 
     // ---- quantization ----
 
+    /**
+     * Marker exponent of a block whose amax is not finite (a NaN or an infinity in it): its scale
+     * is NaN (UE8M0 0xFF) and every value of the block becomes NaN, which is what dequantizing
+     * the reference's infinite or NaN scale gives.
+     */
+    static final int NAN_EXPONENT = Integer.MIN_VALUE;
+
     /** The power-of-two scale exponent for a block: ceil(log2(max(amax, floor) / qmax)). */
     public static int scaleExponent(float amax, float floor, float qmax) {
         float a = Math.max(amax, floor);
         return UE8M0.ceilLog2(a / qmax);
     }
 
+    /**
+     * The scale exponent of a block with this amax (the largest |x|, NaN if any x is NaN), or
+     * {@link #NAN_EXPONENT} when amax is not finite. FP8 and FP4 differ in floor and qmax.
+     */
+    static int blockExponent(float amax, boolean fp4) {
+        if (!(amax < Float.POSITIVE_INFINITY)) {
+            return NAN_EXPONENT;
+        }
+        return fp4 ? scaleExponent(amax, FP4_AMAX_FLOOR, E2M1.MAX) : scaleExponent(amax, FP8_AMAX_FLOOR, E4M3.MAX);
+    }
+
+    /** The UE8M0 code of a block scale 2^e (NaN for {@link #NAN_EXPONENT}). */
+    static byte scaleCode(int e) {
+        return e == NAN_EXPONENT ? UE8M0.NAN : UE8M0.fromExponent(Math.max(-127, Math.min(127, e)));
+    }
+
+    /** The f32 value of a block scale 2^e (NaN for {@link #NAN_EXPONENT}); same value as its UE8M0 code. */
+    static float scaleValue(int e) {
+        return e == NAN_EXPONENT ? Float.NaN : UE8M0.decode(scaleCode(e));
+    }
+
     static void quantizeActivations(Tensor x, Tensor q, Tensor scales, int block) {
         RowAccess in = new RowAccess(x);
-        MemorySegment qs = q.storage().segment();
-        MemorySegment ss = scales.storage().segment();
+        QuantizedRows out = new QuantizedRows(q, scales);
         int cols = in.cols;
-        int blocks = cols / block;
         float[] row = new float[cols];
+        byte[] codes = new byte[cols];
+        int[] exps = new int[blockCount(cols, block)];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
+            quantizeRow(row, cols, block, codes, exps);
+            out.write(r, codes, exps);
+        }
+    }
+
+    /** Blocks of a row of {@code cols} columns; the last one may be partial. */
+    static int blockCount(int cols, int block) {
+        return (cols + block - 1) / block;
+    }
+
+    /** FP8 codes and scale exponents of one row, block by block (spec §2). */
+    static void quantizeRow(float[] row, int cols, int block, byte[] codes, int[] exps) {
+        for (int b = 0, from = 0; from < cols; b++, from += block) {
+            int to = Math.min(cols, from + block);
+            int e = blockExponent(absMax(row, from, to), false);
+            exps[b] = e;
+            if (e == NAN_EXPONENT) {
+                Arrays.fill(codes, from, to, E4M3.NAN);
+                continue;
+            }
+            float inv = Math.scalb(1f, -e); // exact: x * 2^-e is x / s
+            for (int c = from; c < to; c++) {
+                codes[c] = E4M3.encodeSaturating(row[c] * inv);
+            }
+        }
+    }
+
+    /** Writes rows of FP8 codes into q and their block scales (UE8M0 codes or f32 values) into scales. */
+    static final class QuantizedRows {
+        private final MemorySegment codes;
+        private final long codesOffset;
+        private final long codesStride;
+        private final int cols;
+        private final MemorySegment scales;
+        private final long scalesOffset;
+        private final long scalesStride;
+        private final int blocks;
+        private final boolean ue8m0;
+
+        QuantizedRows(Tensor q, Tensor scales) {
+            this.codes = q.storage().segment();
+            this.codesOffset = q.offset();
+            this.codesStride = q.rowStride();
+            this.cols = Math.toIntExact(q.shape().last());
+            this.scales = scales.storage().segment();
+            this.scalesOffset = scales.offset();
+            this.scalesStride = scales.rowStride();
+            this.blocks = Math.toIntExact(scales.shape().last());
+            this.ue8m0 = scales.dtype() == DType.F8_E8M0;
+        }
+
+        void write(long r, byte[] rowCodes, int[] exps) {
+            MemorySegment.copy(rowCodes, 0, codes, ValueLayout.JAVA_BYTE, codesOffset + r * codesStride, cols);
+            long at = scalesOffset + r * scalesStride;
             for (int b = 0; b < blocks; b++) {
-                float amax = 0;
-                for (int c = b * block; c < (b + 1) * block; c++) {
-                    amax = Math.max(amax, Math.abs(row[c]));
-                }
-                int e = scaleExponent(amax, FP8_AMAX_FLOOR, E4M3.MAX);
-                float inv = Math.scalb(1f, -e);
-                for (int c = b * block; c < (b + 1) * block; c++) {
-                    qs.set(ValueLayout.JAVA_BYTE, q.offset() + r * cols + c, E4M3.encodeSaturating(row[c] * inv));
-                }
-                long si = scales.offset() + r * blocks + b;
-                if (scales.dtype() == DType.F8_E8M0) {
-                    ss.set(ValueLayout.JAVA_BYTE, si, UE8M0.fromExponent(Math.max(-127, Math.min(127, e))));
+                if (ue8m0) {
+                    scales.set(ValueLayout.JAVA_BYTE, at + b, scaleCode(exps[b]));
                 } else {
-                    ss.setAtIndex(HostMemory.F32, si, Math.scalb(1f, e));
+                    scales.setAtIndex(HostMemory.F32, at + b, scaleValue(exps[b]));
                 }
             }
         }
+    }
+
+    /** max |row[from..to)|, NaN if any element is NaN. */
+    static float absMax(float[] row, int from, int to) {
+        float amax = 0;
+        for (int c = from; c < to; c++) {
+            amax = Math.max(amax, Math.abs(row[c]));
+        }
+        return amax;
     }
 
     static void fp8Simulate(Tensor x, Tensor y, int block) {
@@ -76,23 +158,37 @@ public final class ScalarOps {
         float[] row = new float[in.cols];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            for (int b = 0; b < in.cols / block; b++) {
-                float amax = 0;
-                for (int c = b * block; c < (b + 1) * block; c++) {
-                    amax = Math.max(amax, Math.abs(row[c]));
-                }
-                int e = fp4 ? scaleExponent(amax, FP4_AMAX_FLOOR, E2M1.MAX) : scaleExponent(amax, FP8_AMAX_FLOOR, E4M3.MAX);
-                float s = Math.scalb(1f, e);
-                float inv = Math.scalb(1f, -e);
-                for (int c = b * block; c < (b + 1) * block; c++) {
-                    float v = row[c] * inv;
-                    row[c] = fp4
-                            ? E2M1.decode(E2M1.encode(Math.max(-E2M1.MAX, Math.min(E2M1.MAX, v)))) * s
-                            : E4M3.decode(E4M3.encodeSaturating(v)) * s;
-                }
-            }
+            simulateRow(row, in.cols, block, fp4);
             out.write(r, row);
         }
+    }
+
+    /** Quantize-dequantize of one row in place: FP8 E4M3 or FP4 E2M1 values times their block scale. */
+    static void simulateRow(float[] row, int cols, int block, boolean fp4) {
+        for (int from = 0; from < cols; from += block) {
+            int to = Math.min(cols, from + block);
+            int e = blockExponent(absMax(row, from, to), fp4);
+            if (e == NAN_EXPONENT) {
+                Arrays.fill(row, from, to, Float.NaN);
+                continue;
+            }
+            float s = Math.scalb(1f, e);
+            float inv = Math.scalb(1f, -e);
+            for (int c = from; c < to; c++) {
+                float v = row[c] * inv;
+                row[c] = (fp4 ? fp4Round(v) : fp8Round(v)) * s;
+            }
+        }
+    }
+
+    /** The E4M3 value nearest to v after clamping to ±448 (ties to even). */
+    static float fp8Round(float v) {
+        return E4M3.decode(E4M3.encodeSaturating(v));
+    }
+
+    /** The E2M1 value nearest to v after clamping to ±6 (ties to even). */
+    static float fp4Round(float v) {
+        return E2M1.decode(E2M1.encode(Math.max(-E2M1.MAX, Math.min(E2M1.MAX, v))));
     }
 
     // ---- GEMM ----
@@ -202,63 +298,98 @@ public final class ScalarOps {
         float[] row = new float[in.cols];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            double ss = 0;
-            for (float v : row) {
-                ss += (double) v * v;
-            }
-            float inv = (float) (1.0 / Math.sqrt((float) (ss / in.cols) + eps));
-            for (int c = 0; c < in.cols; c++) {
-                row[c] = w == null ? row[c] * inv : row[c] * inv * w[c];
-            }
+            rmsNormRow(row, in.cols, w, eps);
             out.write(r, row);
         }
+    }
+
+    /** RMSNorm of one row in place; {@code w} null for none. */
+    static void rmsNormRow(float[] row, int cols, float[] w, float eps) {
+        double ss = 0;
+        for (int c = 0; c < cols; c++) {
+            ss += (double) row[c] * row[c];
+        }
+        float inv = rmsInverse(ss, cols, eps);
+        for (int c = 0; c < cols; c++) {
+            row[c] = w == null ? row[c] * inv : row[c] * inv * w[c];
+        }
+    }
+
+    /** rsqrt(mean + eps) from a sum of squares, as f32 (the mean and + eps in f32, as the reference). */
+    static float rmsInverse(double sumOfSquares, int cols, float eps) {
+        return (float) (1.0 / Math.sqrt((float) (sumOfSquares / cols) + eps));
     }
 
     static void rope(Tensor x, Tensor y, RopeSpec spec, long startPos, boolean inverse) {
         RowAccess in = new RowAccess(x);
         RowAccess out = new RowAccess(y);
+        if (in.rows == 0) {
+            return;
+        }
         float[] f = spec.frequencies();
-        long rowsPerPos = in.rows / x.dim(0);
+        long rowsPerPos = x.rank() < 2 ? 1 : in.rows / x.dim(0); // [S, ..., R]: the rows of one token
         float[] row = new float[in.cols];
+        float[] cos = new float[f.length];
+        float[] sin = new float[f.length];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            long pos = startPos + r / rowsPerPos;
-            for (int i = 0; i < in.cols / 2; i++) {
-                double angle = RopeSpec.angle(pos, f[i]);
-                float cos = (float) Math.cos(angle);
-                float sin = inverse ? -(float) Math.sin(angle) : (float) Math.sin(angle);
-                float re = row[2 * i];
-                float im = row[2 * i + 1];
-                row[2 * i] = re * cos - im * sin;
-                row[2 * i + 1] = re * sin + im * cos;
-            }
+            ropeAngles(f, startPos + r / rowsPerPos, inverse, cos, sin);
+            ropeRow(row, in.cols, cos, sin);
             out.write(r, row);
+        }
+    }
+
+    /** cos and sin (negated for the inverse) of every pair's angle at {@code pos}. */
+    static void ropeAngles(float[] f, long pos, boolean inverse, float[] cos, float[] sin) {
+        for (int i = 0; i < f.length; i++) {
+            double angle = RopeSpec.angle(pos, f[i]);
+            cos[i] = (float) Math.cos(angle);
+            sin[i] = inverse ? -(float) Math.sin(angle) : (float) Math.sin(angle);
+        }
+    }
+
+    /** Rotates the interleaved pairs of one row in place. */
+    static void ropeRow(float[] row, int cols, float[] cos, float[] sin) {
+        for (int i = 0; i < cols / 2; i++) {
+            float re = row[2 * i];
+            float im = row[2 * i + 1];
+            row[2 * i] = re * cos[i] - im * sin[i];
+            row[2 * i + 1] = re * sin[i] + im * cos[i];
         }
     }
 
     static void hadamard(Tensor x, Tensor y) {
         RowAccess in = new RowAccess(x);
         RowAccess out = new RowAccess(y);
-        int d = in.cols;
-        float scale = (float) (1.0 / Math.sqrt(d));
-        float[] row = new float[d];
+        float[] row = new float[in.cols];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            for (int h = 1; h < d; h <<= 1) {
-                for (int i = 0; i < d; i += h << 1) {
-                    for (int j = i; j < i + h; j++) {
-                        float a = row[j];
-                        float b = row[j + h];
-                        row[j] = a + b;
-                        row[j + h] = a - b;
-                    }
-                }
-            }
-            for (int c = 0; c < d; c++) {
-                row[c] *= scale;
-            }
+            hadamardRow(row, in.cols);
             out.write(r, row);
         }
+    }
+
+    /** Normalized Walsh-Hadamard transform of one row in place (d a power of two). */
+    static void hadamardRow(float[] row, int d) {
+        for (int h = 1; h < d; h <<= 1) {
+            for (int i = 0; i < d; i += h << 1) {
+                for (int j = i; j < i + h; j++) {
+                    float a = row[j];
+                    float b = row[j + h];
+                    row[j] = a + b;
+                    row[j + h] = a - b;
+                }
+            }
+        }
+        float scale = hadamardScale(d);
+        for (int c = 0; c < d; c++) {
+            row[c] *= scale;
+        }
+    }
+
+    /** d^-0.5 as f32. */
+    static float hadamardScale(int d) {
+        return (float) (1.0 / Math.sqrt(d));
     }
 
     static void swiglu(Tensor gate, Tensor up, float limit, Tensor y) {
@@ -270,10 +401,15 @@ public final class ScalarOps {
         for (long r = 0; r < g.rows; r++) {
             g.read(r, gr);
             u.read(r, ur);
-            for (int c = 0; c < g.cols; c++) {
-                gr[c] = swiglu(gr[c], ur[c], limit);
-            }
+            swigluRow(gr, ur, g.cols, limit);
             out.write(r, gr);
+        }
+    }
+
+    /** gate[c] = swiglu(gate[c], up[c]) for one row. */
+    static void swigluRow(float[] gate, float[] up, int cols, float limit) {
+        for (int c = 0; c < cols; c++) {
+            gate[c] = swiglu(gate[c], up[c], limit);
         }
     }
 
@@ -292,48 +428,82 @@ public final class ScalarOps {
         float[] row = new float[in.cols];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            float m = Float.NEGATIVE_INFINITY;
-            for (float v : row) {
-                m = Math.max(m, v);
-            }
-            double sum = 0;
-            for (int c = 0; c < in.cols; c++) {
-                row[c] = (float) Math.exp(row[c] - m);
-                sum += row[c];
-            }
-            float inv = (float) (1.0 / sum);
-            for (int c = 0; c < in.cols; c++) {
-                row[c] *= inv;
-            }
+            softmaxRow(row, in.cols);
             out.write(r, row);
+        }
+    }
+
+    /** Softmax of one row in place: exp(x - max) / sum, the sum in double. */
+    static void softmaxRow(float[] row, int cols) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int c = 0; c < cols; c++) {
+            m = Math.max(m, row[c]);
+        }
+        double sum = 0;
+        for (int c = 0; c < cols; c++) {
+            row[c] = (float) Math.exp(row[c] - m);
+            sum += row[c];
+        }
+        float inv = (float) (1.0 / sum);
+        for (int c = 0; c < cols; c++) {
+            row[c] *= inv;
         }
     }
 
     static void topK(Tensor x, int k, Tensor values, Tensor indices) {
         RowAccess in = new RowAccess(x);
-        MemorySegment vs = values.storage().segment();
-        MemorySegment is = indices.storage().segment();
+        TopKRows out = new TopKRows(values, indices);
         float[] row = new float[in.cols];
         int[] best = new int[k];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            int filled = 0;
-            for (int c = 0; c < in.cols; c++) {
-                // insertion into the sorted best list; strictly-better only, so ties keep the lower index
-                int at = filled;
-                while (at > 0 && ranksAbove(row[c], row[best[at - 1]])) {
-                    at--;
-                }
-                if (at < k) {
-                    int last = Math.min(filled, k - 1);
-                    System.arraycopy(best, at, best, at + 1, last - at);
-                    best[at] = c;
-                    filled = Math.min(filled + 1, k);
-                }
+            topKRow(row, in.cols, k, best);
+            out.write(r, row, best, k);
+        }
+    }
+
+    /** The indexes of the k best elements of one row, best first, by insertion into a sorted list. */
+    static void topKRow(float[] row, int cols, int k, int[] best) {
+        int filled = 0;
+        for (int c = 0; c < cols; c++) {
+            // strictly-better only, so ties keep the lower index first
+            int at = filled;
+            while (at > 0 && ranksAbove(row[c], row[best[at - 1]])) {
+                at--;
             }
+            if (at < k) {
+                int last = Math.min(filled, k - 1);
+                System.arraycopy(best, at, best, at + 1, last - at);
+                best[at] = c;
+                filled = Math.min(filled + 1, k);
+            }
+        }
+    }
+
+    /** Writes rows of top-k results: the chosen elements' values (F32) and indexes (I32). */
+    static final class TopKRows {
+        private final MemorySegment values;
+        private final long valuesOffset;
+        private final long valuesStride;
+        private final MemorySegment indices;
+        private final long indicesOffset;
+        private final long indicesStride;
+
+        TopKRows(Tensor values, Tensor indices) {
+            this.values = values.storage().segment();
+            this.valuesOffset = values.offset();
+            this.valuesStride = values.rowStride();
+            this.indices = indices.storage().segment();
+            this.indicesOffset = indices.offset();
+            this.indicesStride = indices.rowStride();
+        }
+
+        void write(long r, float[] row, int[] best, int k) {
+            long vAt = valuesOffset + r * valuesStride;
+            long iAt = indicesOffset + r * indicesStride;
             for (int i = 0; i < k; i++) {
-                vs.setAtIndex(HostMemory.F32, values.offset() + r * k + i, row[best[i]]);
-                is.setAtIndex(HostMemory.I32, indices.offset() + r * k + i, best[i]);
+                values.setAtIndex(HostMemory.F32, vAt + i, row[best[i]]);
+                indices.setAtIndex(HostMemory.I32, iAt + i, best[i]);
             }
         }
     }
