@@ -141,6 +141,30 @@ class AttentionTest {
     }
 
     @Test
+    void f32AndSingleSequenceInputsGiveTheBf16BatchResult() {
+        long seed = 808;
+        System.out.println("input forms: seed " + seed);
+        double[][][] x = AttentionFixtures.randomInput(seed, 1, 21, TINY.hiddenSize());
+        try (AttentionWeights w = AttentionWeights.random(TINY, 1, seed);
+             Attention attn = Attention.load(compute, TINY, 1, w);
+             KvCache a = attn.newCache(1, 21, KvCache.Format.BF16);
+             KvCache b = attn.newCache(1, 21, KvCache.Format.BF16);
+             Tensor bf16 = AttentionFixtures.tokens(x, 0, 21, DType.BF16);
+             Tensor f32 = AttentionFixtures.tokens(x, 0, 21, DType.F32);
+             Tensor ya = attn.forward(bf16, 0, a);
+             Tensor yb = attn.forward(f32.reshape(21, TINY.hiddenSize()), 0, b)) {
+            assertEquals(DType.F32, yb.dtype());
+            assertArrayEquals(new long[] {21, TINY.hiddenSize()}, yb.shape().toArray());
+            float[] expected = ya.toFloatArray();
+            float[] got = yb.toFloatArray();
+            for (int i = 0; i < got.length; i++) {
+                // The same values in: only the final rounding to bf16 differs.
+                assertEquals(expected[i], got[i], 0x1p-8 * Math.abs(expected[i]), "value " + i);
+            }
+        }
+    }
+
+    @Test
     void fp8CacheTakesLessMemoryThanBf16() {
         try (KvCache a = KvCache.create(compute, TINY, 1, 1, 1024, KvCache.Format.BF16);
              KvCache b = KvCache.create(compute, TINY, 1, 1, 1024, KvCache.Format.FP8)) {
