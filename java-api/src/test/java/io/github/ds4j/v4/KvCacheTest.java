@@ -93,6 +93,7 @@ class KvCacheTest {
                 try (Tensor xs = AttentionFixtures.tokens(x, start, start + step[0], DType.BF16);
                      Tensor y = attn.forward(xs, start, cache)) {
                     start += step[0];
+                    assertEquals(step[0], y.dim(1));
                     assertEquals(step[1], cache.compressedEntries(), "after " + start + " positions");
                 }
             }

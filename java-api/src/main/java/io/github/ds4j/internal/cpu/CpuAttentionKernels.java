@@ -210,7 +210,7 @@ final class CpuAttentionKernels implements AttentionKernels {
                 kvs.read(src, row, 0);
                 kvSt.write(slot, row, 0);
                 gates.read(src, row, 0);
-                addApe(row, apes, (int) Math.floorMod(p, ratio), width);
+                addApe(row, apes, Math.floorMod(p, ratio), width);
                 scSt.write(slot, row, 0);
             }
         }
@@ -228,7 +228,7 @@ final class CpuAttentionKernels implements AttentionKernels {
             long src = (long) b * seq + (p - startPos);
             kvs.read(src, kvOut, 0);
             gates.read(src, scoreOut, 0);
-            addApe(scoreOut, apes, (int) Math.floorMod(p, ratio), width);
+            addApe(scoreOut, apes, Math.floorMod(p, ratio), width);
         } else {
             long slot = (long) b * window + Math.floorMod(p, window);
             kvSt.read(slot, kvOut, 0);
