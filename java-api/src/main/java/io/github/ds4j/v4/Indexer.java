@@ -81,6 +81,8 @@ final class Indexer {
             compute.hadamardInto(flat, flat);
             compute.fp4SimulateInto(flat, AttentionOps.INDEX_FP4_BLOCK, flat);
             Tensor keys = cache.indexKeys().slice(1, 0, entries);
+            // Scores stay f32: the public reference rounds the per-head dots, products and sum to
+            // bf16, which only reorders entries whose scores tie within bf16 precision.
             kernels.indexerScores(q4, keys, w.reshape(batch, seq, heads), weightScale(), 4, startPos, scores);
             Tensor selected = compute.allocate(DType.I32, Shape.of(batch, seq, k));
             try {
