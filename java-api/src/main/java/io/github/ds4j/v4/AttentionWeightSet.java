@@ -1,0 +1,97 @@
+package io.github.ds4j.v4;
+
+import io.github.ds4j.BlockScaled;
+import io.github.ds4j.Compute;
+import io.github.ds4j.DType;
+import io.github.ds4j.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Fetches one attention layer's weights from a {@link TensorSource}: every tensor is checked
+ * against the dtype and shape the config implies ({@link CheckpointLayout}), with the tensor's
+ * name in the message, then placed on the device in the form the ops take. Copies and conversions
+ * made here are owned here; the source keeps owning what it returned.
+ */
+final class AttentionWeightSet implements AutoCloseable {
+    private final Compute compute;
+    private final TensorSource source;
+    private final Map<String, CheckpointLayout.Entry> entries = new LinkedHashMap<>();
+    private final List<Tensor> owned = new ArrayList<>();
+
+    AttentionWeightSet(Compute compute, V4Config config, int layer, TensorSource source) {
+        this.compute = compute;
+        this.source = source;
+        for (CheckpointLayout.Entry e : new CheckpointLayout(config).attention(layer)) {
+            entries.put(e.name(), e);
+        }
+    }
+
+    /** Every tensor name this layer reads. */
+    List<String> names() {
+        return List.copyOf(entries.keySet());
+    }
+
+    /** A real tensor as F32 or BF16 (F16 is converted to F32). */
+    Tensor real(String name) {
+        Tensor t = fetch(name);
+        if (t.dtype() == DType.F32 || t.dtype() == DType.BF16) {
+            return t;
+        }
+        return keep(compute.convert(t, DType.F32));
+    }
+
+    /** A real tensor as F32 (the kernels read sinks and ape as F32). */
+    Tensor f32(String name) {
+        Tensor t = fetch(name);
+        return t.dtype() == DType.F32 ? t : keep(compute.convert(t, DType.F32));
+    }
+
+    /** {@code base.weight} and {@code base.scale} as an FP8 weight with 128x128 scales. */
+    BlockScaled fp8(String base) {
+        return BlockScaled.fp8Weight(fetch(base + ".weight"), fetch(base + ".scale"));
+    }
+
+    /** An FP8 weight dequantized to bf16 (exact: an E4M3 value times a power of two fits bf16). */
+    Tensor fp8AsBf16(String base) {
+        BlockScaled w = fp8(base);
+        return keep(compute.fromFloats(w.toFloatArray(), DType.BF16, w.values().shape()));
+    }
+
+    private Tensor fetch(String name) {
+        CheckpointLayout.Entry entry = entries.get(name);
+        if (entry == null) {
+            throw new IllegalStateException(name + ": not a tensor of this layer");
+        }
+        if (!source.contains(name)) {
+            throw new IllegalArgumentException(name + ": missing from the checkpoint (expected " + entry.dtype() + " " + entry.shape() + ")");
+        }
+        Tensor t = source.tensor(name);
+        if (t == null) {
+            throw new IllegalArgumentException(name + ": the source returned null");
+        }
+        t.checkOpen(name);
+        entry.check(t.dtype(), t.shape());
+        if (t.device().equals(compute.device()) && t.isContiguous()) {
+            return t;
+        }
+        return keep(compute.upload(t));
+    }
+
+    private Tensor keep(Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    /** Closes the copies made here (call when the layer closes, or when loading fails). */
+    @Override
+    public void close() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            owned.get(i).close();
+        }
+        owned.clear();
+    }
+}
