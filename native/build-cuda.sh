@@ -61,8 +61,11 @@ for src in "${sources[@]}"; do
         /Compiling entry function/ { match($0, /'"'"'[^'"'"']*'"'"'/); fn = substr($0, RSTART + 1, RLENGTH - 2); match($0, /sm_[0-9a]+/); arch = substr($0, RSTART, RLENGTH) }
         /spill stores/ { sp = $0; sub(/^.*: */, "", sp) }
         /Used [0-9]+ registers/ { u = $0; sub(/^.*Used/, "Used", u); printf "[ds4j] %-12s %-6s %-48s %s | %s\n", fam, arch, fn, u, sp }
-        /error/ { print }
+        /error|warning/ { print }
     ' "$f"
+    if grep -qE '[1-9][0-9]* bytes stack frame' "$f"; then
+        echo "[ds4j] note: $name uses a local-memory stack frame (see the report above)" >&2
+    fi
     if grep -qE '[1-9][0-9]* bytes spill (stores|loads)' "$f"; then
         spills=1
         echo "[ds4j] WARNING: $name spills registers to local memory" >&2
