@@ -83,4 +83,9 @@ if [ $spills -ne 0 ] && [ "${DS4J_ALLOW_SPILLS:-0}" != 1 ]; then
     echo "[ds4j] CUDA kernel build FAILED: register spills (set DS4J_ALLOW_SPILLS=1 to allow)" >&2
     exit 1
 fi
+# The index the backend reads to report which families the jar holds (ds4j info).
+{
+    echo "# $(nvcc --version | tail -n1)"
+    for src in "${sources[@]}"; do basename "$src" .cu; done
+} >"$out/index.txt"
 echo "[ds4j] compiled ${#sources[@]} CUDA kernel famil$([ ${#sources[@]} -eq 1 ] && echo y || echo ies) into $out"
