@@ -60,10 +60,12 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Opens device {@code ordinal} (cuInit must have succeeded): retains its primary context and
-     * creates the stream. {@code -Dds4j.cuda.sm80=true} loads the compute_80 PTX of every family.
+     * Opens device {@code ordinal}: initializes the driver if needed, retains the device's primary
+     * context and creates the stream. {@code -Dds4j.cuda.sm80=true} loads the compute_80 PTX of
+     * every family; {@code -Dds4j.cuda.syncLaunches=true} waits after every launch.
      */
     public static CudaBackend open(int ordinal) {
+        CudaDriver.check(CudaProbe.initialize(), "cuInit");
         DeviceProperties p = DeviceProperties.read(ordinal);
         int version = CudaDriver.driverVersion();
         PrimaryContext ctx = PrimaryContext.retain(p.handle());
