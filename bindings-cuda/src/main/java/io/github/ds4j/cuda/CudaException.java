@@ -11,6 +11,8 @@ import io.github.ds4j.NativeException;
 public final class CudaException extends NativeException {
     private static final long serialVersionUID = 1L;
 
+    private final String description;
+
     /**
      * @param call the driver function, e.g. "cuMemAlloc_v2"
      * @param status the {@code CUresult} it returned
@@ -19,5 +21,11 @@ public final class CudaException extends NativeException {
      */
     public CudaException(String call, int status, String errorName, String description) {
         super(call, status, errorName, description);
+        this.description = description;
+    }
+
+    /** The driver's description of the status ({@code cuGetErrorString}), or null if it gave none. */
+    public String description() {
+        return description;
     }
 }

@@ -17,6 +17,7 @@ class CudaExceptionTest {
         assertEquals("cuMemAlloc_v2", e.call());
         assertEquals(2, e.status());
         assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName());
+        assertEquals("out of memory", e.description());
         assertInstanceOf(NativeException.class, e);
     }
 
