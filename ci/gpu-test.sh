@@ -46,7 +46,7 @@ fi
 echo
 echo "==== summary ($( [ $status -eq 0 ] && echo ok || echo FAILURES ))"
 grep -h '^tests:' "$out/tests.txt" "$out/tests-sm80.txt" 2>/dev/null
-grep -h 'LaunchOverheadBenchmark\.' "$out/launch-overhead.txt" 2>/dev/null | grep -v '^#' | tail -n 2
+grep -h 'LaunchOverheadBenchmark\.' "$out/launch-overhead.txt" 2>/dev/null | grep -v '^#' | tail -n 3
 grep -h '^|' "$out/torch-baseline.txt" 2>/dev/null
 [ -f "$out/cuda-bench.txt" ] && cat "$out/cuda-bench.txt"
 exit $status

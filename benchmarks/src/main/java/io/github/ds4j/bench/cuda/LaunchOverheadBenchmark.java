@@ -5,6 +5,7 @@ import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.cuda.CudaProvider;
 import io.github.ds4j.cuda.internal.CudaBackend;
+import io.github.ds4j.cuda.internal.CudaDriver;
 import io.github.ds4j.cuda.internal.CudaLauncher;
 import io.github.ds4j.cuda.internal.UtilKernels;
 import io.github.ds4j.internal.cpu.CpuBackend;
@@ -22,12 +23,15 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Host cost of one kernel launch through ds4j's bindings: {@code noopKernel} is the launcher
  * alone (argument marshalling, context, cuLaunchKernel) on the empty kernel; {@code swigluOp} is a
- * whole backend op on a tiny tensor (tensor addresses, argument list, launch). Each invocation
+ * whole backend op on a tiny tensor (tensor addresses, argument list, launch); {@code rawDriver}
+ * is cuLaunchKernel of the empty kernel through its handle and nothing else, the floor the
+ * other two are compared with. Each invocation
  * queues {@value #BATCH} launches and then waits for the stream once, so the score is the host
  * time per launch plus 1/{@value #BATCH} of a synchronization; the GPU runs empty kernels faster
  * than the host can queue them. Without a GPU it prints the reason and measures nothing.
@@ -45,6 +49,7 @@ public class LaunchOverheadBenchmark {
     private CudaLauncher launcher;
     private Tensor x;
     private Tensor y;
+    private long noop;
 
     @Setup
     public void open() {
@@ -74,6 +79,21 @@ public class LaunchOverheadBenchmark {
             }
         }
         UtilKernels.noop(launcher);
+        gpu.synchronize();
+        noop = launcher.functionHandle(UtilKernels.FAMILY, "ds4j_util_noop");
+    }
+
+    @Benchmark
+    @OperationsPerInvocation(BATCH)
+    public void rawDriver() {
+        if (gpu == null) {
+            return;
+        }
+        gpu.context().makeCurrent();
+        long stream = gpu.stream().handle();
+        for (int i = 0; i < BATCH; i++) {
+            CudaDriver.check(CudaDriver.launchKernel(noop, 1, 1, 1, 32, 1, 1, 0, stream, MemorySegment.NULL), "cuLaunchKernel");
+        }
         gpu.synchronize();
     }
 

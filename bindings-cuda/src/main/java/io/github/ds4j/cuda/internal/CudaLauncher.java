@@ -114,6 +114,12 @@ public final class CudaLauncher implements KernelLauncher, AutoCloseable {
         return f;
     }
 
+    /** The CUfunction of an entry point, loading its family if needed (benchmarks of the raw driver call). */
+    public synchronized long functionHandle(String family, String kernel) {
+        context.makeCurrent();
+        return function(family, kernel).handle;
+    }
+
     /** Resident blocks per SM of a kernel at this block size and dynamic shared memory. */
     public synchronized int occupancy(String family, String kernel, int blockThreads, int sharedBytes) {
         context.makeCurrent();
