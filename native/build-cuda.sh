@@ -61,8 +61,11 @@ for src in "${sources[@]}"; do
         /Compiling entry function/ { match($0, /'"'"'[^'"'"']*'"'"'/); fn = substr($0, RSTART + 1, RLENGTH - 2); match($0, /sm_[0-9a]+/); arch = substr($0, RSTART, RLENGTH) }
         /spill stores/ { sp = $0; sub(/^.*: */, "", sp) }
         /Used [0-9]+ registers/ { u = $0; sub(/^.*Used/, "Used", u); printf "[ds4j] %-12s %-6s %-48s %s | %s\n", fam, arch, fn, u, sp }
-        /error/ { print }
+        /error|warning/ { print }
     ' "$f"
+    if grep -qE '[1-9][0-9]* bytes stack frame' "$f"; then
+        echo "[ds4j] note: $name uses a local-memory stack frame (see the report above)" >&2
+    fi
     if grep -qE '[1-9][0-9]* bytes spill (stores|loads)' "$f"; then
         spills=1
         echo "[ds4j] WARNING: $name spills registers to local memory" >&2
@@ -80,4 +83,9 @@ if [ $spills -ne 0 ] && [ "${DS4J_ALLOW_SPILLS:-0}" != 1 ]; then
     echo "[ds4j] CUDA kernel build FAILED: register spills (set DS4J_ALLOW_SPILLS=1 to allow)" >&2
     exit 1
 fi
+# The index the backend reads to report which families the jar holds (ds4j info).
+{
+    echo "# $(nvcc --version | tail -n1)"
+    for src in "${sources[@]}"; do basename "$src" .cu; done
+} >"$out/index.txt"
 echo "[ds4j] compiled ${#sources[@]} CUDA kernel famil$([ ${#sources[@]} -eq 1 ] && echo y || echo ies) into $out"
