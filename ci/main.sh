@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The main job: build, then show what ds4j found and run the demo on the best device present.
+# The main job: build, show what ds4j found, then run V4 blocks over a prompt and decode a few
+# tokens on the best device present (a tiny random checkpoint unless DS4J_CHECKPOINT names one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ci/build.sh
 ./ds4j info
-./ds4j gemm --format fp8 --m 128 --n 4096 --k 4096 --device auto
+if [ -n "${DS4J_CHECKPOINT:-}" ]; then
+    ./ds4j demo --device auto --checkpoint "$DS4J_CHECKPOINT" "$@"
+else
+    ./ds4j demo --device auto "$@"
+fi

@@ -120,7 +120,8 @@ public final class LayerCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--decode-steps: must be >= 0, got " + decodeSteps);
         }
         long t0 = System.nanoTime();
-        try (Checkpoint ckpt = Checkpoint.open(checkpoint);
+        // No progress stream: the MoE fetches routed experts lazily, long after loading began.
+        try (Checkpoint ckpt = Checkpoint.open(checkpoint, null);
              SafeTensors file = SafeTensors.open(input)) {
             V4Config config = ckpt.config();
             checkLayer(config, layer);
