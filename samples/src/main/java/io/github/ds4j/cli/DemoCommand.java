@@ -59,6 +59,10 @@ public final class DemoCommand implements Callable<Integer> {
                     + "the window wraps and every compressed layer has several entries).")
     Integer promptTokens;
 
+    @Option(names = "--prompt", paramLabel = "IDS", split = ",",
+            description = "The prompt's token ids, comma-separated (default: --prompt-tokens random ids from --seed).")
+    long[] prompt;
+
     @Option(names = "--decode-steps", defaultValue = "8", paramLabel = "K", description = "Tokens to decode after the prompt (default: ${DEFAULT-VALUE}).")
     int decodeSteps;
 
@@ -136,10 +140,8 @@ public final class DemoCommand implements Callable<Integer> {
             if (count < 1 || count > config.numLayers()) {
                 throw new IllegalArgumentException("--layers: expected 1.." + config.numLayers() + ", got " + count);
             }
-            int prompt = promptTokens != null ? promptTokens : defaultPrompt(config, count);
-            if (prompt < 1) {
-                throw new IllegalArgumentException("--prompt-tokens: must be at least 1, got " + prompt);
-            }
+            long[] tokens = promptIds(config, count);
+            int promptLength = tokens.length;
             out.printf(Locale.ROOT, "model: hidden %d, %d of %d layers (compress ratios %s), %d heads, %d experts top-%d, window %d, vocab %d%n",
                     config.hiddenSize(), count, config.numLayers(), config.compressRatios().subList(0, count), config.numHeads(),
                     config.routedExperts(), config.expertsPerToken(), config.slidingWindow(), config.vocabSize());
@@ -153,14 +155,13 @@ public final class DemoCommand implements Callable<Integer> {
             for (int l = 0; l < count; l++) {
                 Block b = Block.load(c, config, l, ckpt.layer(l, Checkpoint.Part.BLOCK));
                 blocks.add(b);
-                caches.add(b.newCache(1, (long) prompt + decodeSteps, format));
+                caches.add(b.newCache(1, (long) promptLength + decodeSteps, format));
             }
             out.printf(Locale.ROOT, "loaded %d blocks and the head in %.0f ms; KV cache %s, %.1f KiB for %d positions%n", count,
                     ms(System.nanoTime() - t), format.name().toLowerCase(Locale.ROOT),
-                    caches.stream().mapToLong(KvCache::bytes).sum() / 1024.0, prompt + decodeSteps);
+                    caches.stream().mapToLong(KvCache::bytes).sum() / 1024.0, promptLength + decodeSteps);
 
-            long[] tokens = new SplittableRandom(seed).longs(prompt, 0, config.vocabSize()).toArray();
-            out.println("prompt: " + prompt + " random tokens " + preview(tokens));
+            out.println("prompt: " + promptLength + (prompt == null ? " random" : "") + " tokens " + preview(tokens));
 
             if (warmup > 0) {
                 long w = System.nanoTime();
@@ -191,7 +192,7 @@ public final class DemoCommand implements Callable<Integer> {
             row(out, "mHC", prefill.mixing, decode.mixing);
             row(out, "head", prefill.head, decode.head);
             row(out, "total", prefill.total, decode.total);
-            out.printf(Locale.ROOT, "%-10s %14.1f %18s%n", "tokens/s", prompt / (prefill.total / 1e9),
+            out.printf(Locale.ROOT, "%-10s %14.1f %18s%n", "tokens/s", promptLength / (prefill.total / 1e9),
                     decodeSteps == 0 ? "-" : String.format(Locale.ROOT, "%.1f", decodeSteps / (decode.total / 1e9)));
             out.println("greedy tokens: " + Arrays.toString(generated) + " then " + next);
             double sum = 0;
@@ -206,7 +207,7 @@ public final class DemoCommand implements Callable<Integer> {
             out.println("logits checksum (" + logits.size() + " rows of " + config.vocabSize() + "): " + checksum);
             double prefillMs = ms(prefill.total);
             out.printf(Locale.ROOT, "ok: demo on %s: %d layers, %d-token prompt + %d decoded; prefill %.0f ms, decode %s; logits %s; %.1f s in all%n",
-                    c.device(), count, prompt, decodeSteps, prefillMs,
+                    c.device(), count, promptLength, decodeSteps, prefillMs,
                     decodeSteps == 0 ? "none" : String.format(Locale.ROOT, "%.1f ms/token", ms(decode.total) / decodeSteps),
                     checksum, (System.nanoTime() - start) / 1e9);
             return 0;
@@ -286,6 +287,27 @@ public final class DemoCommand implements Callable<Integer> {
         Tensor u = c.upload(t);
         owned.add(u);
         return u;
+    }
+
+    /** The --prompt ids checked against the vocabulary, or random ones. */
+    private long[] promptIds(V4Config config, int layerCount) {
+        if (prompt != null) {
+            if (prompt.length == 0) {
+                throw new IllegalArgumentException("--prompt: expected at least one token id");
+            }
+            for (long id : prompt) {
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new IllegalArgumentException("--prompt: token id " + id + " is outside the vocabulary 0.."
+                            + (config.vocabSize() - 1));
+                }
+            }
+            return prompt.clone();
+        }
+        int n = promptTokens != null ? promptTokens : defaultPrompt(config, layerCount);
+        if (n < 1) {
+            throw new IllegalArgumentException("--prompt-tokens: must be at least 1, got " + n);
+        }
+        return new SplittableRandom(seed).longs(n, 0, config.vocabSize()).toArray();
     }
 
     /** 3 x max(window, largest ratio of the layers run) + 5 tokens. */
