@@ -30,7 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * written by {@link CheckpointGenerator}: layer 0 (window only, hash-routed), 1 and 3 (CSA), 2 (HCA).
  */
 class BlockTest {
-    static final V4Config TINY = V4Config.tiny();
+    /** The tiny preset as make-checkpoint writes it: 4 layers, no MTP block. */
+    static final V4Config TINY = CheckpointGenerator.withLayers(V4Config.tiny(), 4);
     static final long[] SEEDS = {31, 32, 33};
     /**
      * Relative L2 error of one token's streams [hc*D]. Most tokens agree to a few bf16 ulps; a few
