@@ -195,7 +195,8 @@ public final class KvCache implements AutoCloseable {
      * rows; compressed entries that end before {@code position} do not exist; the entry whose
      * block contains {@code position} pools only the tokens from {@code position} on (the absent
      * slots are left out of its softmax, as block −1 is at position 0), and so does the
-     * overlapping ratio-4 entry after it. Positions up to {@code capacity} must still fit.
+     * overlapping ratio-4 entry after it. The cache still allocates rows for every position from
+     * 0, so {@code position} plus the tokens to come must fit in {@code capacity}.
      */
     public void startAt(long position) {
         checkOpen();
