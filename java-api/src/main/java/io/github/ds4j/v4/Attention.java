@@ -176,10 +176,12 @@ public final class Attention implements AutoCloseable {
         // Sources: the window ring as it was before this block, the block's rows, the compressed entries.
         List<KvRows> sources = new ArrayList<>(List.of(cache.windowRows(), KvRows.real(kv3)));
         List<Tensor> lists = new ArrayList<>();
-        lists.add(tmp.keep(onDevice(AttentionIndices.window(batch, seq, startPos, window), tmp)));
+        lists.add(tmp.keep(onDevice(AttentionIndices.window(batch, seq, startPos, window, cache.origin()), tmp)));
         long offset = (long) window + seq;
         if (ratio > 0) {
             long entries = (startPos + seq) / ratio;
+            // A cache that began at a later position has no entries before its origin's block.
+            long first = cache.origin() / ratio;
             try (Tensor fresh = compressor.compress(x, batch, seq, startPos, cache.compressorKv(), cache.compressorScore())) {
                 if (fresh.dim(1) > 0) {
                     kernels.storeKv(fresh, cache.compressedRows(), startPos / ratio, cache.compressedRows().rows());
@@ -187,7 +189,8 @@ public final class Attention implements AutoCloseable {
             }
             Tensor selected = indexer != null
                     ? indexer.select(x, qr, batch, seq, startPos, cache, offset)
-                    : entries == 0 ? null : onDevice(AttentionIndices.allCompressed(batch, seq, startPos, ratio, offset), tmp);
+                    : entries <= first ? null
+                    : onDevice(AttentionIndices.allCompressed(batch, seq, startPos, ratio, offset, first), tmp);
             if (selected != null) {
                 lists.add(tmp.keep(selected));
                 sources.add(cache.compressedRows().first(entries));

@@ -15,16 +15,16 @@ final class AttentionIndices {
     }
 
     /**
-     * I32 [B, S, W]: for the token at {@code p = start + s}, positions max(0, p−W+1)..p, oldest
+     * I32 [B, S, W]: for the token at {@code p = start + s}, positions max(origin, p−W+1)..p, oldest
      * first; earlier positions come from the ring, the block's own from row W + (q − start); the
-     * remaining slots are −1.
+     * remaining slots are −1. {@code origin} is the cache's first position (0 unless it began later).
      */
-    static Tensor window(int batch, int seq, long start, int window) {
+    static Tensor window(int batch, int seq, long start, int window, long origin) {
         long[] idx = new long[Math.multiplyExact(Math.multiplyExact(batch, seq), window)];
         for (int s = 0; s < seq; s++) {
             long p = start + s;
             int k = 0;
-            for (long q = Math.max(0, p - window + 1); q <= p; q++) {
+            for (long q = Math.max(origin, p - window + 1); q <= p; q++) {
                 idx[s * window + k++] = q >= start ? window + (q - start) : Math.floorMod(q, window);
             }
             while (k < window) {
@@ -35,16 +35,17 @@ final class AttentionIndices {
     }
 
     /**
-     * I32 [B, S, N] with {@code N = floor((start+S)/ratio)}: for the token at p, the complete
-     * entries {@code j < floor((p+1)/ratio)} as {@code offset + j}, then −1.
+     * I32 [B, S, N] with {@code N = floor((start+S)/ratio) − first}: for the token at p, the
+     * complete entries {@code first <= j < floor((p+1)/ratio)} as {@code offset + j}, then −1.
+     * {@code first} is the cache's first entry (0 unless it began later; earlier ones do not exist).
      */
-    static Tensor allCompressed(int batch, int seq, long start, int ratio, long offset) {
-        int n = Math.toIntExact((start + seq) / ratio);
+    static Tensor allCompressed(int batch, int seq, long start, int ratio, long offset, long first) {
+        int n = Math.toIntExact((start + seq) / ratio - first);
         long[] idx = new long[Math.multiplyExact(Math.multiplyExact(batch, seq), n)];
         for (int s = 0; s < seq; s++) {
             long complete = (start + s + 1) / ratio;
             for (int j = 0; j < n; j++) {
-                idx[s * n + j] = j < complete ? offset + j : -1;
+                idx[s * n + j] = first + j < complete ? offset + first + j : -1;
             }
         }
         return Tensor.fromLongs(repeat(idx, seq * n, batch), DType.I32, Shape.of(batch, seq, n));

@@ -70,6 +70,7 @@ public final class Block implements AutoCloseable {
      * @return the new residual streams, shaped and typed like x, owned by the caller
      */
     public Tensor forward(Tensor x, Tensor inputIds, KvCache cache) {
+        checkIds(x, inputIds);
         Tensor mid;
         long t0 = System.nanoTime();
         try (HyperConnections.Pre pre = attnMix.pre(x)) {
@@ -93,6 +94,29 @@ public final class Block implements AutoCloseable {
                     return y;
                 }
             }
+        }
+    }
+
+    /**
+     * Fails before any work (so the cache does not advance) when a hash-routed layer gets no ids
+     * or ids of the wrong count; the MoE checks dtype and vocabulary range itself.
+     */
+    private void checkIds(Tensor x, Tensor inputIds) {
+        if (x == null) {
+            throw new IllegalArgumentException("x: must not be null");
+        }
+        if (!moe.isHashRouted()) {
+            return;
+        }
+        if (inputIds == null) {
+            throw new IllegalArgumentException("inputIds: layer " + layer + " routes by token id (tid2eid) and needs the input ids");
+        }
+        // x itself is checked by the mHC; here only its token count matters.
+        long perToken = x.rank() < 3 ? 0 : x.dim(-1) * x.dim(-2);
+        long tokens = perToken == 0 ? -1 : x.shape().numel() / perToken;
+        if (tokens >= 0 && inputIds.numel() != tokens) {
+            throw new IllegalArgumentException("inputIds: expected one id per token (" + tokens + " for x " + x.shape()
+                    + "), got shape " + inputIds.shape());
         }
     }
 

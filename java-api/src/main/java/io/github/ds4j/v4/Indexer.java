@@ -57,7 +57,7 @@ final class Indexer {
      *
      * @param x the block's tokens [B*S, D]
      * @param qr the normalized query latent [B*S, q_lora_rank]
-     * @return I32 [B, S, min(index_topk, floor(end/4))], or null while no entry is complete
+     * @return I32 [B, S, min(index_topk, entries held)], or null while the cache holds no complete entry
      */
     Tensor select(Tensor x, Tensor qr, int batch, int seq, long startPos, KvCache cache, long offset) {
         long end = startPos + seq;
@@ -68,25 +68,30 @@ final class Indexer {
             }
         }
         int entries = Math.toIntExact(end / 4);
-        if (entries == 0) {
+        // Entries before the cache's origin do not exist: score only entries first.., and shift
+        // the positions the kernels use for visibility by as many blocks (RoPE keeps startPos).
+        long first = cache.origin() / 4;
+        int present = Math.toIntExact(entries - first);
+        if (present <= 0) {
             return null;
         }
-        int k = Math.min(topK, entries);
+        int k = Math.min(topK, present);
+        long visibleFrom = startPos - 4 * first;
         try (Tensor q = compute.gemm(qr, wqB, DType.BF16);
              Tensor w = compute.linear(x, weightsProj, DType.BF16);
-             Tensor scores = compute.allocate(DType.F32, Shape.of(batch, seq, entries))) {
+             Tensor scores = compute.allocate(DType.F32, Shape.of(batch, seq, present))) {
             Tensor q4 = q.reshape(batch, seq, heads, dim);
             AttentionOps.ropeTail(compute, q4, ropeDim, rope, startPos, false);
             Tensor flat = q.reshape((long) batch * seq * heads, dim);
             compute.hadamardInto(flat, flat);
             compute.fp4SimulateInto(flat, AttentionOps.INDEX_FP4_BLOCK, flat);
-            Tensor keys = cache.indexKeys().slice(1, 0, entries);
+            Tensor keys = cache.indexKeys().slice(1, first, entries);
             // Scores stay f32: the public reference rounds the per-head dots, products and sum to
             // bf16, which only reorders entries whose scores tie within bf16 precision.
-            kernels.indexerScores(q4, keys, w.reshape(batch, seq, heads), weightScale(), 4, startPos, scores);
+            kernels.indexerScores(q4, keys, w.reshape(batch, seq, heads), weightScale(), 4, visibleFrom, scores);
             Tensor selected = compute.allocate(DType.I32, Shape.of(batch, seq, k));
             try {
-                kernels.indexerTopK(scores, 4, startPos, Math.toIntExact(offset), selected);
+                kernels.indexerTopK(scores, 4, visibleFrom, Math.toIntExact(offset + first), selected);
                 return selected;
             } catch (RuntimeException e) {
                 selected.close();

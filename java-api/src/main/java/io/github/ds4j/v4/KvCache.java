@@ -59,6 +59,7 @@ public final class KvCache implements AutoCloseable {
     private final Tensor indexKeys;
     private final Tensor indexerKv;
     private final Tensor indexerScore;
+    private long origin;
     private long position;
     private boolean closed;
 
@@ -172,10 +173,49 @@ public final class KvCache implements AutoCloseable {
         return fp8Layout;
     }
 
+    /**
+     * The first position the sequences hold: 0, or where {@link #startAt} began them. Positions
+     * before it are absent: never attended to and never pooled into a compressed entry.
+     */
+    public long origin() {
+        return origin;
+    }
+
     /** Forgets every sequence: the next forward starts at position 0 (no memory is cleared or freed). */
     public void reset() {
         checkOpen();
+        origin = 0;
         position = 0;
+    }
+
+    /**
+     * Forgets every sequence and begins them at {@code position}: the next forward's tokens sit at
+     * positions {@code position, position+1, ...} (their RoPE angles), and everything before
+     * {@code position} is absent, as if the sequences began there. The window holds no earlier
+     * rows; compressed entries that end before {@code position} do not exist; the entry whose
+     * block contains {@code position} pools only the tokens from {@code position} on (the absent
+     * slots are left out of its softmax, as block −1 is at position 0), and so does the
+     * overlapping ratio-4 entry after it. The cache still allocates rows for every position from
+     * 0, so {@code position} plus the tokens to come must fit in {@code capacity}.
+     */
+    public void startAt(long position) {
+        checkOpen();
+        if (position < 0 || position >= capacity) {
+            throw new IllegalArgumentException("position: expected 0.." + (capacity - 1) + " (the cache holds "
+                    + capacity + " positions), got " + position);
+        }
+        if (position > 0 && ratio > 0) {
+            // The compressor reads the tokens just before a block from its state: an absent token
+            // is a zero row with score -infinity, so the softmax gives it no weight.
+            fill(compressorKv, 0f);
+            fill(compressorScore, Float.NEGATIVE_INFINITY);
+            if (indexerKv != null) {
+                fill(indexerKv, 0f);
+                fill(indexerScore, Float.NEGATIVE_INFINITY);
+            }
+        }
+        this.origin = position;
+        this.position = position;
     }
 
     @Override
@@ -239,6 +279,12 @@ public final class KvCache implements AutoCloseable {
 
     Tensor indexerScore() {
         return indexerScore;
+    }
+
+    private static void fill(Tensor t, float value) {
+        float[] v = new float[Math.toIntExact(t.numel())];
+        java.util.Arrays.fill(v, value);
+        t.copyFrom(v);
     }
 
     private KvRows kvRows(Tensor data, long rows) {

@@ -20,7 +20,7 @@ import java.util.Properties;
  */
 @Command(name = "ds4j", mixinStandardHelpOptions = true, versionProvider = Ds4jCommand.Version.class,
         description = "DeepSeek-V4 layers and ops on CUDA GPUs, Ascend NPUs and the CPU.",
-        subcommands = {InfoCommand.class, OpCommand.class, GemmCommand.class, MakeCheckpointCommand.class,
+        subcommands = {InfoCommand.class, OpCommand.class, GemmCommand.class, LayerCommand.class, MakeCheckpointCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Ds4jCommand implements Runnable {
     /** Exit code of a usage or input error. */
