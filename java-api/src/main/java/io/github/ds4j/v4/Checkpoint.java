@@ -3,7 +3,9 @@ package io.github.ds4j.v4;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.safetensors.ShardedSafeTensors;
 
-import java.io.PrintStream;
+import java.io.Flushable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -28,9 +30,9 @@ public final class Checkpoint implements AutoCloseable {
     private final V4Config config;
     private final CheckpointLayout layout;
     private final ShardedSafeTensors tensors;
-    private final PrintStream progress;
+    private final Appendable progress;
 
-    private Checkpoint(Path directory, V4Config config, ShardedSafeTensors tensors, PrintStream progress) {
+    private Checkpoint(Path directory, V4Config config, ShardedSafeTensors tensors, Appendable progress) {
         this.directory = directory;
         this.config = config;
         this.layout = new CheckpointLayout(config);
@@ -43,8 +45,11 @@ public final class Checkpoint implements AutoCloseable {
         return open(directory, System.err);
     }
 
-    /** Opens a checkpoint folder; {@code progress} (or null for none) hears about loads slower than a second. */
-    public static Checkpoint open(Path directory, PrintStream progress) {
+    /**
+     * Opens a checkpoint folder; {@code progress} (a PrintStream, PrintWriter, or null for none)
+     * hears about validation that takes more than a second.
+     */
+    public static Checkpoint open(Path directory, Appendable progress) {
         if (!Files.isDirectory(directory)) {
             throw new IllegalArgumentException("checkpoint: " + directory + " is not a directory");
         }
@@ -69,8 +74,9 @@ public final class Checkpoint implements AutoCloseable {
 
     /**
      * The tensors of one part of layer {@code layer} (the MTP block is layer {@code numLayers}),
-     * each checked for presence, dtype and shape first. The returned source serves only those
-     * names and reports progress while a caller fetches many of them slowly.
+     * each checked for presence, dtype and shape first (with progress on the progress stream when
+     * that takes more than a second). The returned source serves only those names; tensors are
+     * memory-mapped views, read from disk when first touched.
      */
     public TensorSource layer(int layer, Part part) {
         if (layer < 0 || layer >= config.compressRatios().size()) {
@@ -104,7 +110,7 @@ public final class Checkpoint implements AutoCloseable {
             p.step();
         }
         p.done();
-        return new LayerSource(byName.keySet(), what);
+        return new LayerSource(byName.keySet());
     }
 
     @Override
@@ -112,14 +118,12 @@ public final class Checkpoint implements AutoCloseable {
         tensors.close();
     }
 
-    /** Serves a fixed set of names; fetching reports progress when it is slow (uploads to a device). */
+    /** Serves a fixed set of names. */
     private final class LayerSource implements TensorSource {
         private final Set<String> names;
-        private final Progress progressOfFetches;
 
-        LayerSource(Set<String> names, String what) {
+        LayerSource(Set<String> names) {
             this.names = Set.copyOf(names);
-            this.progressOfFetches = new Progress(progress, "loading " + what, names.size());
         }
 
         @Override
@@ -128,7 +132,6 @@ public final class Checkpoint implements AutoCloseable {
                 throw new IllegalArgumentException(name + ": not part of this layer's tensors (" + names.size() + " served: "
                         + names.stream().sorted().limit(3).collect(Collectors.joining(", ")) + ", ...)");
             }
-            progressOfFetches.step();
             return tensors.tensor(name);
         }
 
@@ -140,7 +143,7 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Prints "what: i/n" on a progress stream, only once more than a second has passed. */
     private static final class Progress {
-        private final PrintStream out;
+        private final Appendable out;
         private final String what;
         private final int total;
         private final long start = System.nanoTime();
@@ -148,7 +151,7 @@ public final class Checkpoint implements AutoCloseable {
         private int done;
         private boolean printed;
 
-        Progress(PrintStream out, String what, int total) {
+        Progress(Appendable out, String what, int total) {
             this.out = out;
             this.what = what;
             this.total = total;
@@ -160,18 +163,25 @@ public final class Checkpoint implements AutoCloseable {
             if (out != null && now - start > 1_000_000_000L && now - lastPrint > 500_000_000L) {
                 lastPrint = now;
                 printed = true;
-                out.printf("\r%s: %d/%d tensors", what, done, total);
-                if (done == total) {
-                    out.println();
-                    printed = false;
-                }
+                print("\r" + what + ": " + done + "/" + total + " tensors");
             }
         }
 
         synchronized void done() {
             if (out != null && printed) {
-                out.printf("\r%s: %d/%d tensors%n", what, done, total);
+                print("\r" + what + ": " + done + "/" + total + " tensors" + System.lineSeparator());
                 printed = false;
+            }
+        }
+
+        private void print(String text) {
+            try {
+                out.append(text);
+                if (out instanceof Flushable f) {
+                    f.flush();
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         }
     }

@@ -120,8 +120,7 @@ public final class LayerCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--decode-steps: must be >= 0, got " + decodeSteps);
         }
         long t0 = System.nanoTime();
-        // No progress stream: the MoE fetches routed experts lazily, long after loading began.
-        try (Checkpoint ckpt = Checkpoint.open(checkpoint, null);
+        try (Checkpoint ckpt = Checkpoint.open(checkpoint, spec.commandLine().getErr());
              SafeTensors file = SafeTensors.open(input)) {
             V4Config config = ckpt.config();
             checkLayer(config, layer);
