@@ -7,6 +7,7 @@ import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.Check;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.spi.AttentionKernels.KvRows;
 

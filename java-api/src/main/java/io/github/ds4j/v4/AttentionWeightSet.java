@@ -4,6 +4,7 @@ import io.github.ds4j.BlockScaled;
 import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,6 +1,7 @@
 package io.github.ds4j.v4;
 
 import io.github.ds4j.Tensor;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.safetensors.ShardedSafeTensors;
 
 import java.io.Flushable;
@@ -66,10 +67,6 @@ public final class Checkpoint implements AutoCloseable {
 
     public V4Config config() {
         return config;
-    }
-
-    public CheckpointLayout layout() {
-        return layout;
     }
 
     /**

@@ -4,7 +4,7 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.AttentionWeights;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.AttentionFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
 import org.junit.jupiter.api.AfterAll;
@@ -105,7 +105,7 @@ class AttentionTest {
             long seed = 600 + layer;
             System.out.println("decodeEqualsPrefillWithinRounding: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 40, TINY.hiddenSize());
-            try (AttentionWeights w = AttentionWeights.random(TINY, layer, seed);
+            try (MapSource w = MapSource.attention(TINY, layer, seed);
                  Attention attn = Attention.load(compute, TINY, layer, w)) {
                 double[][] prefill = run(attn, x, KvCache.Format.BF16, 40);
                 double[][] decode = run(attn, x, KvCache.Format.BF16, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -126,7 +126,7 @@ class AttentionTest {
             long seed = 700 + layer;
             System.out.println("fp8KvCacheGivesTheBf16CacheResult: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 40, TINY.hiddenSize());
-            try (AttentionWeights w = AttentionWeights.random(TINY, layer, seed);
+            try (MapSource w = MapSource.attention(TINY, layer, seed);
                  Attention attn = Attention.load(compute, TINY, layer, w)) {
                 double[][] bf16 = run(attn, x, KvCache.Format.BF16, 30, 1, 1, 1, 1, 1, 5);
                 double[][] fp8 = run(attn, x, KvCache.Format.FP8, 30, 1, 1, 1, 1, 1, 5);
@@ -145,7 +145,7 @@ class AttentionTest {
         long seed = 808;
         System.out.println("input forms: seed " + seed);
         double[][][] x = AttentionFixtures.randomInput(seed, 1, 21, TINY.hiddenSize());
-        try (AttentionWeights w = AttentionWeights.random(TINY, 1, seed);
+        try (MapSource w = MapSource.attention(TINY, 1, seed);
              Attention attn = Attention.load(compute, TINY, 1, w);
              KvCache a = attn.newCache(1, 21, KvCache.Format.BF16);
              KvCache b = attn.newCache(1, 21, KvCache.Format.BF16);
@@ -176,7 +176,7 @@ class AttentionTest {
     @Test
     void mtpBlockLoadsItsAttentionFromTheMtpPrefix() {
         int mtp = TINY.numLayers();
-        try (AttentionWeights w = AttentionWeights.random(TINY, mtp, 9)) {
+        try (MapSource w = MapSource.attention(TINY, mtp, 9)) {
             assertTrue(w.contains("mtp.0.attn.wq_a.weight"));
             try (Attention attn = Attention.load(compute, TINY, mtp, w)) {
                 assertMatchesReference(TINY, mtp, 9, 1, 18, KvCache.Format.BF16, 18);
@@ -187,7 +187,7 @@ class AttentionTest {
 
     @Test
     void badWeightsAreNamedInTheException() {
-        try (AttentionWeights w = AttentionWeights.random(TINY, 1, 5)) {
+        try (MapSource w = MapSource.attention(TINY, 1, 5)) {
             Map<String, Tensor> map = new HashMap<>(w.tensors());
             map.remove("layers.1.attn.indexer.wq_b.scale");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
@@ -218,7 +218,7 @@ class AttentionTest {
 
     @Test
     void forwardRejectsAWrongPositionBatchOrWidthBeforeComputing() {
-        try (AttentionWeights w = AttentionWeights.random(TINY, 0, 6);
+        try (MapSource w = MapSource.attention(TINY, 0, 6);
              Attention attn = Attention.load(compute, TINY, 0, w);
              KvCache cache = attn.newCache(2, 32, KvCache.Format.BF16);
              Tensor x = Tensor.fromFloats(new float[2 * 3 * 256], DType.BF16, Shape.of(2, 3, 256));
@@ -253,7 +253,7 @@ class AttentionTest {
         System.out.println("attention vs float64 reference: layer " + layer + " (ratio " + c.compressRatio(layer) + "), seed " + seed
                 + ", batch " + batch + ", " + seq + " tokens in chunks " + java.util.Arrays.toString(chunks) + ", " + format);
         double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, c.hiddenSize());
-        try (AttentionWeights w = AttentionWeights.random(c, layer, seed);
+        try (MapSource w = MapSource.attention(c, layer, seed);
              Attention attn = Attention.load(compute, c, layer, w)) {
             double[][] got = run(attn, x, format, chunks);
             RefAttention ref = new RefAttention(c, layer, w.tensors());

@@ -5,6 +5,7 @@ import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.checkpoint.CheckpointGenerator;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.v4.ref.AttentionFixtures;
 import io.github.ds4j.v4.ref.RefBlock;
 import io.github.ds4j.v4.ref.RefNumbers;
@@ -39,8 +40,13 @@ class BlockTest {
      * the activations before wo_b and before the expert GEMMs) and the MoE amplifies it.
      */
     static final double TOKEN_TOLERANCE = 8e-2;
-    /** Mean over all tokens of a run: such flips are rare (observed means up to 1.5e-3). */
-    static final double MEAN_TOLERANCE = 4e-3;
+    /**
+     * Mean over all tokens of a run. Flips are rare, but one flipped FP8 step in one KV row reaches
+     * every token whose window holds that row (up to 16 of a run's 37-50 tokens, at 1-4% each):
+     * over 48 seeded runs the means were mostly below 2e-3, with a few flipped runs up to 1.3e-2.
+     * A wrong formula gives errors of order one.
+     */
+    static final double MEAN_TOLERANCE = 1.5e-2;
     static final double TIE_TOLERANCE = 2e-2;
     /** Attention begun at another position: every token differs by rounding (observed: ~1%). */
     static final double SHIFT_TOKEN_TOLERANCE = 5e-2;
@@ -314,7 +320,7 @@ class BlockTest {
             double[][] got = run(block, in, format, chunks);
             Map<String, Tensor> weights = new HashMap<>();
             TensorSource src = ckpt.layer(layer, Checkpoint.Part.BLOCK);
-            for (CheckpointLayout.Entry e : ckpt.layout().block(layer)) {
+            for (CheckpointLayout.Entry e : new CheckpointLayout(ckpt.config()).block(layer)) {
                 weights.put(e.name(), src.tensor(e.name()));
             }
             RefBlock ref = new RefBlock(TINY, layer, weights);

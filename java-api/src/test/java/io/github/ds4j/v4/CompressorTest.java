@@ -4,7 +4,7 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.AttentionWeights;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.v4.ref.AttentionFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
@@ -73,7 +73,7 @@ class CompressorTest {
         int seq = Arrays.stream(CHUNKS).sum();
         System.out.println("compressor vs float64 reference: " + prefix + " (ratio " + ratio + "), seed " + seed);
         double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, TINY.hiddenSize());
-        try (AttentionWeights w = AttentionWeights.random(TINY, layer, seed);
+        try (MapSource w = MapSource.attention(TINY, layer, seed);
              AttentionWeightSet set = new AttentionWeightSet(compute, TINY, layer, w);
              Tensor kvState = Tensor.allocate(DType.F32, Shape.of(batch, c * ratio, c * dim));
              Tensor scoreState = Tensor.allocate(DType.F32, Shape.of(batch, c * ratio, c * dim))) {

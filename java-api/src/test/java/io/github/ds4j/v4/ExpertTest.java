@@ -3,9 +3,8 @@ package io.github.ds4j.v4;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.MoeWeights;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeFixtures.MapSource;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.MoeReference;
 import io.github.ds4j.v4.ref.MoeReference.Options;
 import org.junit.jupiter.api.Test;
@@ -36,7 +35,7 @@ class ExpertTest {
             for (double std : new double[] {1.0, 40.0}) {
                 System.out.println("ExpertTest seed " + seed + ", input std " + std);
                 SplittableRandom rng = new SplittableRandom(seed);
-                try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+                try (MapSource src = MapSource.moe(c, 1, seed);
                      Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(5, c.hiddenSize()), std);
                      Tensor y = Moe.load(MoeTest.CPU, c, 1, src).sharedExpert(x)) {
                     assertEquals(DType.BF16, y.dtype());
@@ -48,6 +47,9 @@ class ExpertTest {
                     System.out.println("  relative error " + err + ", against the unclamped reference " + unclamped);
                     assertTrue(err < MoeTest.TOL, "relative error " + err);
                     if (std > 10) {
+                        double beyond = MoeTest.fractionBeyondLimit(MoeReference.expert(src.tensors(), "layers.1.ffn.shared_experts", true),
+                                xs, c.swigluLimit());
+                        assertTrue(beyond > 0.5, "only " + beyond + " of the gate values exceed the limit at std " + std);
                         assertTrue(unclamped > 0.1, "the clamp should matter at std " + std + ": " + unclamped);
                     }
                 }
@@ -63,7 +65,7 @@ class ExpertTest {
         long seed = 311;
         System.out.println("ExpertTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+        try (MapSource src = MapSource.moe(c, 1, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(4, c.hiddenSize()), 1.0)) {
             assertTrue(src.tensors().keySet().stream().noneMatch(n -> n.contains("shared_experts")));
             Moe moe = Moe.load(MoeTest.CPU, c, 1, src);
@@ -83,7 +85,7 @@ class ExpertTest {
         long seed = 321;
         System.out.println("ExpertTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, mtp, seed));
+        try (MapSource src = MapSource.moe(c, mtp, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(3, c.hiddenSize()), 1.0)) {
             assertTrue(src.tensors().keySet().stream().allMatch(n -> n.startsWith("mtp.0.ffn.")));
             Moe moe = Moe.load(MoeTest.CPU, c, mtp, src);

@@ -4,13 +4,12 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.HyperConnectionWeights;
 import io.github.ds4j.internal.cpu.CpuBackend;
 import io.github.ds4j.spi.HyperConnectionKernels;
 import io.github.ds4j.v4.ref.HcReference;
 import io.github.ds4j.v4.ref.HcReference.Variant;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeFixtures.MapSource;
+import io.github.ds4j.v4.ref.MapSource;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -147,7 +146,7 @@ class HyperConnectionTest {
         System.out.println("HyperConnectionTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
         int n = c.hcMult();
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 0, seed));
+        try (MapSource src = MapSource.hyperConnections(c, 0, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(16, n, c.hiddenSize()), 1.0);
              HyperConnections.Pre p = HyperConnections.load(CPU, c, 0, HyperConnections.Site.FFN, src).pre(x)) {
             float[] comb = p.comb().toFloatArray();
@@ -194,7 +193,7 @@ class HyperConnectionTest {
                     System.out.println("HyperConnectionTest seed " + seed + " " + dtype + " " + site);
                     SplittableRandom rng = new SplittableRandom(seed);
                     boolean bf16 = dtype == DType.BF16;
-                    try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 1, seed));
+                    try (MapSource src = MapSource.hyperConnections(c, 1, seed);
                          Tensor x = MoeFixtures.randomTensor(rng, dtype, Shape.of(tokens, n, d), 1.0);
                          Tensor out = MoeFixtures.randomTensor(rng, dtype, Shape.of(tokens, d), 1.0)) {
                         HyperConnections hc = HyperConnections.load(CPU, c, 1, site, src);
@@ -246,7 +245,7 @@ class HyperConnectionTest {
             for (String prefix : new String[] {"", "mtp.0."}) {
                 System.out.println("HyperConnectionTest seed " + seed + " head '" + prefix + "'");
                 SplittableRandom rng = new SplittableRandom(seed);
-                try (MapSource src = new MapSource(HyperConnectionWeights.generateHead(c, prefix, seed));
+                try (MapSource src = MapSource.head(c, prefix, seed);
                      Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(2, 3, n, d), 1.0)) {
                     HyperConnectionHead head = prefix.isEmpty() ? HyperConnectionHead.load(CPU, c, src)
                             : HyperConnectionHead.loadMtp(CPU, c, 0, src);
@@ -314,30 +313,30 @@ class HyperConnectionTest {
     @Test
     void malformedWeightsAndStreamsAreNamed() {
         V4Config c = new MoeFixtures.Cfg().build();
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 0, 7))) {
+        try (MapSource src = MapSource.hyperConnections(c, 0, 7)) {
             src.put("layers.0.hc_attn_fn", Tensor.allocate(DType.F32, Shape.of(24, 1000)));
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
                     () -> HyperConnections.load(CPU, c, 0, HyperConnections.Site.ATTENTION, src));
             assertEquals("layers.0.hc_attn_fn: expected F32 [24, 1024], got F32 [24, 1000]", ex.getMessage());
         }
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 0, 7))) {
+        try (MapSource src = MapSource.hyperConnections(c, 0, 7)) {
             src.put("layers.0.hc_ffn_scale", Tensor.fromFloats(new float[] {1, 1, 1}, DType.BF16, Shape.of(3)));
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
                     () -> HyperConnections.load(CPU, c, 0, HyperConnections.Site.FFN, src));
             assertEquals("layers.0.hc_ffn_scale: expected F32 [3], got BF16 [3]", ex.getMessage());
         }
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 0, 7))) {
+        try (MapSource src = MapSource.hyperConnections(c, 0, 7)) {
             src.tensors().remove("layers.0.ffn_norm.weight").close();
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
                     () -> HyperConnections.load(CPU, c, 0, HyperConnections.Site.FFN, src));
             assertTrue(ex.getMessage().startsWith("layers.0.ffn_norm.weight"), ex.getMessage());
         }
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateHead(c, "", 7))) {
+        try (MapSource src = MapSource.head(c, "", 7)) {
             src.put("hc_head_base", Tensor.allocate(DType.F32, Shape.of(5)));
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> HyperConnectionHead.load(CPU, c, src));
             assertEquals("hc_head_base: expected F32 [4], got F32 [5]", ex.getMessage());
         }
-        try (MapSource src = new MapSource(HyperConnectionWeights.generateAll(c, 0, 7));
+        try (MapSource src = MapSource.hyperConnections(c, 0, 7);
              Tensor x = Tensor.allocate(DType.BF16, Shape.of(3, 256))) {
             HyperConnections hc = HyperConnections.load(CPU, c, 0, HyperConnections.Site.ATTENTION, src);
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> hc.pre(x));

@@ -4,7 +4,7 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.AttentionWeights;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.v4.ref.AttentionFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
@@ -51,7 +51,7 @@ class IndexerTest {
         for (long seed : new long[] {31, 32, 33, 34, 35, 36}) {
             System.out.println("indexer top-k vs float64 reference: seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, TINY.hiddenSize());
-            try (AttentionWeights w = AttentionWeights.random(TINY, LAYER, seed);
+            try (MapSource w = MapSource.attention(TINY, LAYER, seed);
                  AttentionWeightSet set = new AttentionWeightSet(compute, TINY, LAYER, w);
                  KvCache cache = KvCache.create(compute, TINY, LAYER, batch, seq, KvCache.Format.BF16)) {
                 AttentionKernels kernels = compute.backend().attentionKernels().orElseThrow();

@@ -3,7 +3,7 @@ package io.github.ds4j.v4;
 import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.AttentionWeights;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels.Fp8KvLayout;
 import io.github.ds4j.spi.AttentionKernels.KvRows;
 import io.github.ds4j.v4.ref.AttentionFixtures;
@@ -38,7 +38,7 @@ class KvCacheTest {
             long seed = 80 + layer;
             System.out.println("FP8 vs bf16 cache rows: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 37, TINY.hiddenSize());
-            try (AttentionWeights w = AttentionWeights.random(TINY, layer, seed);
+            try (MapSource w = MapSource.attention(TINY, layer, seed);
                  Attention attn = Attention.load(compute, TINY, layer, w);
                  KvCache bf16 = attn.newCache(2, 40, KvCache.Format.BF16);
                  KvCache fp8 = attn.newCache(2, 40, KvCache.Format.FP8)) {
@@ -64,7 +64,7 @@ class KvCacheTest {
             System.out.println("cache reset: layer " + layer + ", seed " + seed);
             double[][][] first = AttentionFixtures.randomInput(seed, 1, 29, TINY.hiddenSize());
             double[][][] second = AttentionFixtures.randomInput(seed + 1000, 1, 29, TINY.hiddenSize());
-            try (AttentionWeights w = AttentionWeights.random(TINY, layer, seed);
+            try (MapSource w = MapSource.attention(TINY, layer, seed);
                  Attention attn = Attention.load(compute, TINY, layer, w);
                  KvCache reused = attn.newCache(1, 32, KvCache.Format.FP8);
                  KvCache fresh = attn.newCache(1, 32, KvCache.Format.FP8)) {
@@ -82,7 +82,7 @@ class KvCacheTest {
 
     @Test
     void compressedEntriesCountOnlyCompleteBlocks() {
-        try (AttentionWeights w = AttentionWeights.random(TINY, 2, 3);
+        try (MapSource w = MapSource.attention(TINY, 2, 3);
              Attention attn = Attention.load(compute, TINY, 2, w);
              KvCache cache = attn.newCache(1, 40, KvCache.Format.BF16)) {
             double[][][] x = AttentionFixtures.randomInput(3, 1, 34, TINY.hiddenSize());
@@ -127,7 +127,7 @@ class KvCacheTest {
         assertEquals("capacity: must be at least 1 position, got 0", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(compute, TINY, 9, 1, 16, KvCache.Format.BF16));
         assertTrue(e.getMessage().startsWith("layer 9 out of range"), e.getMessage());
-        try (AttentionWeights w = AttentionWeights.random(TINY, 0, 4);
+        try (MapSource w = MapSource.attention(TINY, 0, 4);
              Attention attn = Attention.load(compute, TINY, 0, w);
              Tensor x = AttentionFixtures.tokens(AttentionFixtures.randomInput(4, 1, 2, TINY.hiddenSize()), 0, 2, DType.BF16)) {
             KvCache cache = attn.newCache(1, 8, KvCache.Format.FP8);

@@ -4,11 +4,12 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.MoeWeights;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.internal.checkpoint.RandomWeights;
 import io.github.ds4j.internal.cpu.CpuBackend;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeFixtures.MapSource;
+import io.github.ds4j.v4.ref.MoeNumbers;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.MoeReference;
 import io.github.ds4j.v4.ref.MoeReference.ExpertWeights;
 import io.github.ds4j.v4.ref.MoeReference.Options;
@@ -45,6 +46,17 @@ class MoeTest {
                 c.expertsPerToken(), c.routedScalingFactor(), c.swigluLimit(), bf16, opt);
     }
 
+    /** The fraction of gate values x . w1 beyond ±limit over the tokens x: how much the SwiGLU clamp acts. */
+    static double fractionBeyondLimit(ExpertWeights w, double[][] x, double limit) {
+        int beyond = 0;
+        for (double[] token : x) {
+            for (double[] row : w.w1()) {
+                beyond += Math.abs(MoeNumbers.dot(token, row)) > limit ? 1 : 0;
+            }
+        }
+        return beyond / (double) (x.length * w.w1().length);
+    }
+
     static long[] randomIds(SplittableRandom rng, int n, int vocab) {
         long[] ids = new long[n];
         for (int i = 0; i < n; i++) {
@@ -60,7 +72,7 @@ class MoeTest {
             System.out.println("MoeTest seed " + seed);
             SplittableRandom rng = new SplittableRandom(seed);
             for (int layer = 0; layer < 2; layer++) {
-                try (MapSource src = new MapSource(MoeWeights.generateAll(c, layer, seed));
+                try (MapSource src = MapSource.moe(c, layer, seed);
                      Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(9, c.hiddenSize()), 1.0)) {
                     long[] ids = randomIds(rng, 9, c.vocabSize());
                     try (Tensor idt = Tensor.fromLongs(ids, DType.I64, Shape.of(9));
@@ -83,7 +95,7 @@ class MoeTest {
         long seed = 21;
         System.out.println("MoeTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+        try (MapSource src = MapSource.moe(c, 1, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.F32, Shape.of(5, c.hiddenSize()), 1.0);
              Tensor y = Moe.load(CPU, c, 1, src).forward(x, null)) {
             assertEquals(DType.F32, y.dtype());
@@ -101,7 +113,7 @@ class MoeTest {
         long seed = 31;
         System.out.println("MoeTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+        try (MapSource src = MapSource.moe(c, 1, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(16, c.hiddenSize()), 1.0);
              Tensor y = Moe.load(CPU, c, 1, src).forward(x, null)) {
             double[][] xs = MoeFixtures.rows(x);
@@ -123,12 +135,14 @@ class MoeTest {
         for (long seed : new long[] {41, 42}) {
             System.out.println("MoeTest seed " + seed);
             SplittableRandom rng = new SplittableRandom(seed);
-            // |x . w1| ~ rms(x): with rms 40 most gate/up values exceed the limit of 10
-            try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+            // Weights of std 1/sqrt(D) give |x . w1| ~ rms(x): with rms 40 most gate values exceed the limit of 10.
+            try (MapSource src = MapSource.moe(c, 1, seed);
                  Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(6, c.hiddenSize()), 40.0);
                  Tensor y = Moe.load(CPU, c, 1, src).forward(x, null)) {
                 double[][] xs = MoeFixtures.rows(x);
                 double[][] got = MoeFixtures.rows(y);
+                double beyond = fractionBeyondLimit(MoeReference.expert(src.tensors(), "layers.1.ffn.experts.0", false), xs, c.swigluLimit());
+                assertTrue(beyond > 0.5, "only " + beyond + " of the gate values exceed the limit: the test needs larger inputs");
                 double spec = MoeFixtures.relativeError(got, reference(c, src, 1, xs, null, true, Options.SPEC));
                 double unclamped = MoeFixtures.relativeError(got, reference(c, src, 1, xs, null, true, new Options(true, false, true)));
                 System.out.println("  relative error: spec " + spec + ", unclamped " + unclamped);
@@ -144,7 +158,7 @@ class MoeTest {
         long seed = 51;
         System.out.println("MoeTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+        try (MapSource src = MapSource.moe(c, 1, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(11, c.hiddenSize()), 1.0)) {
             Moe moe = Moe.load(CPU, c, 1, src);
             try (Tensor plain = moe.forward(x, null, 1);
@@ -163,7 +177,7 @@ class MoeTest {
         System.out.println("MoeTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
         long[] ids = randomIds(rng, 6, c.vocabSize());
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 0, seed));
+        try (MapSource src = MapSource.moe(c, 0, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(2, 3, c.hiddenSize()), 1.0);
              Tensor ids32 = Tensor.fromLongs(ids, DType.I32, Shape.of(2, 3));
              Tensor ids64 = Tensor.fromLongs(ids, DType.I64, Shape.of(6))) {
@@ -183,7 +197,7 @@ class MoeTest {
         long seed = 71;
         System.out.println("MoeTest seed " + seed);
         SplittableRandom rng = new SplittableRandom(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 0, seed));
+        try (MapSource src = MapSource.moe(c, 0, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(1, c.hiddenSize()), 1.0);
              Tensor id = Tensor.fromLongs(new long[] {5}, DType.I64, Shape.of(1))) {
             Moe moe = Moe.load(CPU, c, 0, src);
@@ -208,7 +222,7 @@ class MoeTest {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 81;
         System.out.println("MoeTest seed " + seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 0, seed));
+        try (MapSource src = MapSource.moe(c, 0, seed);
              Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(1, c.hiddenSize()), 1.0);
              Tensor id = Tensor.fromLongs(new long[] {3}, DType.I64, Shape.of(1))) {
             int e = (int) src.tensors().get("layers.0.ffn.gate.tid2eid").toLongArray()[3 * 2];
@@ -226,17 +240,17 @@ class MoeTest {
         long seed = 82;
         System.out.println("MoeTest seed " + seed);
         RandomWeights r = new RandomWeights(seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed))) {
+        try (MapSource src = MapSource.moe(c, 1, seed)) {
             src.put("layers.1.ffn.gate.weight", r.real(DType.BF16, Shape.of(7, c.hiddenSize()), 0.1));
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> Moe.load(CPU, c, 1, src));
             assertEquals("layers.1.ffn.gate.weight: expected F32 or BF16 [8, 256], got BF16 [7, 256]", ex.getMessage());
         }
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed))) {
+        try (MapSource src = MapSource.moe(c, 1, seed)) {
             src.put("layers.1.ffn.shared_experts.w3.weight", r.real(DType.BF16, Shape.of(128, 256), 0.1));
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> Moe.load(CPU, c, 1, src));
             assertEquals("layers.1.ffn.shared_experts.w3.weight: expected F8_E4M3 [128, 256], got BF16 [128, 256]", ex.getMessage());
         }
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed))) {
+        try (MapSource src = MapSource.moe(c, 1, seed)) {
             src.tensors().remove("layers.1.ffn.gate.bias").close();
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> Moe.load(CPU, c, 1, src));
             assertTrue(ex.getMessage().startsWith("layers.1.ffn.gate.bias"), ex.getMessage());
@@ -248,7 +262,7 @@ class MoeTest {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 91;
         System.out.println("MoeTest seed " + seed);
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 0, seed));
+        try (MapSource src = MapSource.moe(c, 0, seed);
              Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(2, c.hiddenSize()), 1.0);
              Tensor bad = Tensor.fromLongs(new long[] {1, 64}, DType.I64, Shape.of(2));
              Tensor shortIds = Tensor.fromLongs(new long[] {1}, DType.I64, Shape.of(1))) {
@@ -265,7 +279,7 @@ class MoeTest {
     @Test
     void inputOfTheWrongWidthIsRejectedBeforeAnyWork() {
         V4Config c = new MoeFixtures.Cfg().build();
-        try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, 5));
+        try (MapSource src = MapSource.moe(c, 1, 5);
              Tensor x = Tensor.allocate(DType.BF16, Shape.of(2, 128))) {
             Moe moe = Moe.load(CPU, c, 1, src);
             IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, () -> moe.forward(x, null));
@@ -278,8 +292,8 @@ class MoeTest {
     void weightNamesCoverExactlyWhatTheLayerReads() {
         V4Config c = new MoeFixtures.Cfg().build();
         for (int layer = 0; layer < 2; layer++) {
-            List<String> names = MoeWeights.names(c, layer);
-            try (MapSource src = new MapSource(MoeWeights.generateAll(c, layer, 3));
+            List<String> names = new CheckpointLayout(c).moe(layer).stream().map(CheckpointLayout.Entry::name).toList();
+            try (MapSource src = MapSource.moe(c, layer, 3);
                  Tensor x = MoeFixtures.randomTensor(new SplittableRandom(3), DType.BF16, Shape.of(64, c.hiddenSize()), 1.0);
                  Tensor ids = Tensor.fromLongs(java.util.stream.LongStream.range(0, 64).toArray(), DType.I64, Shape.of(64))) {
                 try (Tensor y = Moe.load(CPU, c, layer, src).forward(x, ids)) {

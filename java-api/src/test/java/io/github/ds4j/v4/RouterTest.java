@@ -4,11 +4,10 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.internal.checkpoint.MoeWeights;
 import io.github.ds4j.internal.cpu.CpuBackend;
 import io.github.ds4j.spi.MoeKernels;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeFixtures.MapSource;
+import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.MoeReference;
 import org.junit.jupiter.api.Test;
 
@@ -49,7 +48,7 @@ class RouterTest {
         for (long seed : new long[] {101, 102, 103}) {
             System.out.println("RouterTest seed " + seed);
             SplittableRandom rng = new SplittableRandom(seed);
-            try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+            try (MapSource src = MapSource.moe(c, 1, seed);
                  Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(24, c.hiddenSize()), 1.0)) {
                 // a bias as large as the score spread, so it reorders experts for most tokens
                 double[] bias = new double[c.routedExperts()];
@@ -93,7 +92,7 @@ class RouterTest {
                 ids[i] = rng.nextInt(c.vocabSize());
             }
             for (DType idType : new DType[] {DType.I64, DType.I32}) {
-                try (MapSource src = new MapSource(MoeWeights.generateAll(c, 0, seed));
+                try (MapSource src = MapSource.moe(c, 0, seed);
                      Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(2, 5, c.hiddenSize()), 1.0);
                      Tensor idt = Tensor.fromLongs(ids, idType, Shape.of(2, 5))) {
                     long[][] table = MoeReference.table(src.tensors().get("layers.0.ffn.gate.tid2eid"));
@@ -122,7 +121,7 @@ class RouterTest {
             long seed = 120 + (long) (scale * 10);
             System.out.println("RouterTest seed " + seed);
             SplittableRandom rng = new SplittableRandom(seed);
-            try (MapSource src = new MapSource(MoeWeights.generateAll(c, 1, seed));
+            try (MapSource src = MapSource.moe(c, 1, seed);
                  Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(12, c.hiddenSize()), 1.0);
                  MoeRouting r = Moe.load(CPU, c, 1, src).route(x, null)) {
                 float[] w = r.weights().toFloatArray();

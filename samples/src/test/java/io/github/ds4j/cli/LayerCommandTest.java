@@ -6,11 +6,11 @@ import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.checkpoint.CheckpointGenerator;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.safetensors.SafeTensors;
 import io.github.ds4j.v4.Attention;
 import io.github.ds4j.v4.Block;
 import io.github.ds4j.v4.Checkpoint;
-import io.github.ds4j.v4.CheckpointLayout;
 import io.github.ds4j.v4.HyperConnections;
 import io.github.ds4j.v4.KvCache;
 import io.github.ds4j.v4.Moe;
@@ -104,7 +104,7 @@ class LayerCommandTest {
                  Checkpoint ckpt = Checkpoint.open(tiny, null)) {
                 TensorSource src = ckpt.layer(layer, Checkpoint.Part.BLOCK);
                 Map<String, Tensor> weights = new HashMap<>();
-                for (CheckpointLayout.Entry e : ckpt.layout().block(layer)) {
+                for (CheckpointLayout.Entry e : new CheckpointLayout(ckpt.config()).block(layer)) {
                     weights.put(e.name(), src.tensor(e.name()));
                 }
                 double[][][] streams = streams(x.tensor("x"));
@@ -213,7 +213,7 @@ class LayerCommandTest {
         try (Checkpoint ckpt = Checkpoint.open(full, null)) {
             Map<String, Tensor> subset = new LinkedHashMap<>();
             TensorSource src = ckpt.layer(1, Checkpoint.Part.BLOCK);
-            for (CheckpointLayout.Entry e : ckpt.layout().block(1)) {
+            for (CheckpointLayout.Entry e : new CheckpointLayout(ckpt.config()).block(1)) {
                 subset.put(e.name(), src.tensor(e.name()));
             }
             SafeTensors.write(only.resolve("layer1.safetensors"), subset);

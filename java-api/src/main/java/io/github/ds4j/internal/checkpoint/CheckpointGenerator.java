@@ -3,11 +3,11 @@ package io.github.ds4j.internal.checkpoint;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout.Entry;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout.Kind;
 import io.github.ds4j.internal.json.Json;
 import io.github.ds4j.safetensors.SafeTensors;
 import io.github.ds4j.safetensors.ShardedSafeTensors;
-import io.github.ds4j.v4.CheckpointLayout;
-import io.github.ds4j.v4.CheckpointLayout.Entry;
 import io.github.ds4j.v4.V4Config;
 
 import java.io.IOException;
@@ -18,34 +18,47 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
- * Writes a V4 checkpoint with random weights in the shipped layout and dtypes: every tensor of
- * {@link CheckpointLayout} for the model head and each layer (FP8 weights with UE8M0 128x128
- * scales, MXFP4 experts packed as I8 with 1x32 scales, BF16/F32 elsewhere), sharded with a
- * model.safetensors.index.json, plus config.json. Weights are scaled so activations stay in a
- * realistic range: projections have standard deviation 1/sqrt(fan-in), norms are near one,
- * routing biases are small enough to change some selections but not all. The MTP block is not
- * written (the config says num_nextn_predict_layers 0).
+ * Random V4 weights in the shipped layout and dtypes ({@link CheckpointLayout}): FP8 weights with
+ * UE8M0 128x128 scales, MXFP4 experts packed as I8 with 1x32 scales, BF16/F32 elsewhere. It writes
+ * whole checkpoints ({@code ds4j make-checkpoint}: sharded safetensors with a
+ * model.safetensors.index.json, plus config.json; no MTP block, as num_nextn_predict_layers is 0)
+ * and gives the tests any part of a layer in memory ({@link #tensors}).
+ *
+ * <p>Each tensor depends only on the seed and its name, so one layer generated alone equals that
+ * layer in a written checkpoint. Every initialisation rule is in this class, chosen by the
+ * tensor's kind and name; the rules keep a model run realistic: projections have standard deviation
+ * 1/sqrt(fan-in), so unit-RMS activations stay near unit size; norms are near one; routing biases
+ * are about a third of the score spread, so they change some top-k choices but not all; hash
+ * tables name k distinct experts per token; the mHC comb leans to its diagonal, as trained mHC does.
  */
 public final class CheckpointGenerator {
     /** Shards close once they hold this many bytes, to bound memory while generating. */
     private static final long SHARD_BYTES = 1L << 30;
 
     private final V4Config config;
-    private final RandomWeights random;
+    private final CheckpointLayout layout;
+    private final long seed;
     private final Consumer<String> log;
 
     /**
-     * @param config the model; its layer count is what gets written
+     * @param config the model; its layer count is what {@link #write} writes
      * @param seed   seed of every random value (same seed, same bytes)
      * @param log    receives a line per part written, or null
      */
     public CheckpointGenerator(V4Config config, long seed, Consumer<String> log) {
         this.config = config;
-        this.random = new RandomWeights(seed);
+        this.layout = new CheckpointLayout(config);
+        this.seed = seed;
         this.log = log;
+    }
+
+    /** A generator that logs nothing. */
+    public CheckpointGenerator(V4Config config, long seed) {
+        this(config, seed, null);
     }
 
     /** A copy of {@code config} with {@code layers} layers (ratios cut to match) and no MTP block. */
@@ -65,12 +78,31 @@ public final class CheckpointGenerator {
                 config.rmsNormEps(), config.vocabSize(), config.maxPositions(), 0);
     }
 
+    /** The layout whose entries {@link #tensors} takes. */
+    public CheckpointLayout layout() {
+        return layout;
+    }
+
+    /**
+     * New host tensors for {@code entries} (a list from {@link #layout()}, where each FP8 or FP4
+     * weight is followed by its scale), by name in list order; the caller closes them.
+     */
+    public Map<String, Tensor> tensors(List<Entry> entries) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        try {
+            generate(entries, out::put);
+            return out;
+        } catch (RuntimeException e) {
+            out.values().forEach(Tensor::close);
+            throw e;
+        }
+    }
+
     /** Writes config.json, the shards and the index into {@code dir} (created if needed). */
     public void write(Path dir) {
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve("config.json"), config.toJson());
-            CheckpointLayout layout = new CheckpointLayout(config);
             List<List<Entry>> groups = new ArrayList<>();
             groups.add(layout.model());
             for (int l = 0; l < config.numLayers(); l++) {
@@ -81,26 +113,7 @@ public final class CheckpointGenerator {
                 if (log != null) {
                     log.accept("make-checkpoint: writing " + (g == 0 ? "the model head" : "layer " + (g - 1)));
                 }
-                List<Entry> entries = groups.get(g);
-                for (int i = 0; i < entries.size(); i++) {
-                    Entry e = entries.get(i);
-                    switch (e.kind()) {
-                        case FP8_WEIGHT -> {
-                            Tensor[] w = random.fp8((int) e.shape().dim(0), (int) e.shape().dim(1), 1 / Math.sqrt(e.shape().dim(1)));
-                            shards.add(e.name(), w[0]);
-                            shards.add(entries.get(++i).name(), w[1]);
-                        }
-                        case FP4_WEIGHT -> {
-                            int in = (int) e.shape().dim(1) * 2;
-                            Tensor[] w = random.mxfp4((int) e.shape().dim(0), in, 1 / Math.sqrt(in));
-                            shards.add(e.name(), w[0]);
-                            shards.add(entries.get(++i).name(), w[1]);
-                        }
-                        case TOKEN_TABLE -> shards.add(e.name(), tokenTable(e.shape()));
-                        case REAL -> shards.add(e.name(), real(e));
-                        case SCALE -> throw new IllegalStateException(e.name() + ": a scale must follow its weight");
-                    }
-                }
+                generate(groups.get(g), shards::add);
                 shards.flushIfFull();
             }
             shards.finish();
@@ -109,45 +122,91 @@ public final class CheckpointGenerator {
         }
     }
 
+    /** Hands each entry's tensor to {@code sink}; a block-scaled weight and its scale go together. */
+    private void generate(List<Entry> entries, BiConsumer<String, Tensor> sink) {
+        for (int i = 0; i < entries.size(); i++) {
+            Entry e = entries.get(i);
+            RandomWeights random = RandomWeights.forName(seed, e.name());
+            switch (e.kind()) {
+                case FP8_WEIGHT, FP4_WEIGHT -> {
+                    Entry scale = i + 1 < entries.size() ? entries.get(i + 1) : null;
+                    if (scale == null || scale.kind() != Kind.SCALE) {
+                        throw new IllegalArgumentException(e.name() + ": its scale must follow it in the entries");
+                    }
+                    Tensor[] w = blockScaled(e, random);
+                    sink.accept(e.name(), w[0]);
+                    sink.accept(scale.name(), w[1]);
+                    i++;
+                }
+                case TOKEN_TABLE -> sink.accept(e.name(), tokenTable(e, random));
+                case REAL -> sink.accept(e.name(), real(e, random));
+                case SCALE -> throw new IllegalArgumentException(e.name() + ": a scale must follow its weight in the entries");
+            }
+        }
+    }
+
+    /** An FP8 or MXFP4 weight (values and scales) of standard deviation 1/sqrt(fan-in). */
+    private static Tensor[] blockScaled(Entry e, RandomWeights random) {
+        int out = Math.toIntExact(e.shape().dim(0));
+        if (e.kind() == Kind.FP8_WEIGHT) {
+            int in = Math.toIntExact(e.shape().dim(1));
+            return random.fp8(out, in, 1 / Math.sqrt(in));
+        }
+        int in = Math.toIntExact(2 * e.shape().dim(1)); // two E2M1 codes per stored byte
+        return random.mxfp4(out, in, 1 / Math.sqrt(in));
+    }
+
     /** A real tensor initialised by what its name says it is. */
-    private Tensor real(Entry e) {
+    private Tensor real(Entry e, RandomWeights random) {
         String n = e.name();
         Shape s = e.shape();
         DType t = e.dtype();
         if (n.endsWith("norm.weight")) {
-            return around(t, s, 1.0, 0.1);
+            return Tensor.fromFloats(shifted(random.gaussian(s.numel(), 0.1), 1f), t, s);
         }
-        if (n.endsWith("attn_sink")) {
+        if (n.endsWith("attn_sink") || n.equals("embed.weight")) {
             return random.real(t, s, 1.0);
         }
         if (n.endsWith(".ape")) {
-            return random.real(t, s, 0.1);
-        }
-        if (n.endsWith("gate.bias")) {
-            return random.real(t, s, 0.05);
-        }
-        if (n.endsWith("_scale")) {
-            return uniform(t, s, 0.5, 1.5);
-        }
-        if (n.endsWith("_base")) {
+            // Position biases of the compressor's gate: large enough that a slot mix-up shows.
             return random.real(t, s, 0.5);
         }
-        if (n.equals("embed.weight")) {
-            return random.real(t, s, 1.0);
+        if (n.endsWith("gate.bias")) {
+            return uniform(random, t, s, -0.1, 0.1);
         }
-        // Projections (bf16 compressor/indexer/gate weights, mHC fn, LM head): 1/sqrt(fan-in).
+        if (n.endsWith("_scale")) {
+            return uniform(random, t, s, 0.5, 1.5);
+        }
+        if (n.endsWith("_base")) {
+            return Tensor.fromFloats(hcBase(n, random, s), t, s);
+        }
+        // Projections (bf16 compressor, indexer and gate weights, mHC fn, LM head): 1/sqrt(fan-in).
         return random.real(t, s, 1 / Math.sqrt(s.last()));
     }
 
-    private Tensor around(DType t, Shape s, double mean, double std) {
-        float[] v = random.gaussian(s.numel(), std);
-        for (int i = 0; i < v.length; i++) {
-            v[i] += (float) mean;
+    /**
+     * mHC biases: N(0, 1), and for a sub-layer's [(2+n)*n] base the comb part [n, n] gets +2 on
+     * its diagonal, so each stream mostly keeps itself.
+     */
+    private float[] hcBase(String name, RandomWeights random, Shape s) {
+        float[] b = random.gaussian(s.numel(), 1.0);
+        int n = config.hcMult();
+        if (!name.contains("hc_head_")) {
+            for (int i = 0; i < n; i++) {
+                b[2 * n + i * n + i] += 2f;
+            }
         }
-        return Tensor.fromFloats(v, t, s);
+        return b;
     }
 
-    private Tensor uniform(DType t, Shape s, double lo, double hi) {
+    private static float[] shifted(float[] v, float by) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] += by;
+        }
+        return v;
+    }
+
+    private static Tensor uniform(RandomWeights random, DType t, Shape s, double lo, double hi) {
         float[] v = new float[Math.toIntExact(s.numel())];
         for (int i = 0; i < v.length; i++) {
             v[i] = (float) random.uniform(lo, hi);
@@ -155,27 +214,26 @@ public final class CheckpointGenerator {
         return Tensor.fromFloats(v, t, s);
     }
 
-    /** tid2eid: for every token id, k distinct experts drawn uniformly. */
-    private Tensor tokenTable(Shape s) {
-        int vocab = (int) s.dim(0);
-        int k = (int) s.dim(1);
+    /** tid2eid [vocab, k]: for every token id, k distinct experts drawn uniformly (a partial Fisher-Yates shuffle). */
+    private Tensor tokenTable(Entry e, RandomWeights random) {
+        int vocab = Math.toIntExact(e.shape().dim(0));
+        int k = Math.toIntExact(e.shape().dim(1));
         int experts = config.routedExperts();
-        long[] ids = new long[vocab * k];
-        for (int tok = 0; tok < vocab; tok++) {
+        long[] table = new long[Math.multiplyExact(vocab, k)];
+        int[] pool = new int[experts];
+        for (int v = 0; v < vocab; v++) {
+            for (int i = 0; i < experts; i++) {
+                pool[i] = i;
+            }
             for (int j = 0; j < k; j++) {
-                long e;
-                boolean repeat;
-                do {
-                    e = (long) random.uniform(0, experts);
-                    repeat = false;
-                    for (int q = 0; q < j; q++) {
-                        repeat |= ids[tok * k + q] == e;
-                    }
-                } while (repeat);
-                ids[tok * k + j] = e;
+                int pick = j + (int) Math.floor(random.uniform(0, experts - j));
+                int swap = pool[j];
+                pool[j] = pool[pick];
+                pool[pick] = swap;
+                table[v * k + j] = pool[j];
             }
         }
-        return Tensor.fromLongs(ids, DType.I64, s);
+        return Tensor.fromLongs(table, e.dtype(), e.shape());
     }
 
     /** Accumulates tensors into shard files and writes the index at the end. */

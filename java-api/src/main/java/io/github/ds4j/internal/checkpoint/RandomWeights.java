@@ -7,6 +7,7 @@ import io.github.ds4j.format.E2M1;
 import io.github.ds4j.format.E4M3;
 import io.github.ds4j.format.UE8M0;
 
+import java.nio.charset.StandardCharsets;
 import java.util.SplittableRandom;
 
 /**
@@ -20,6 +21,22 @@ public final class RandomWeights {
 
     public RandomWeights(long seed) {
         this.rng = new SplittableRandom(seed);
+    }
+
+    /**
+     * A generator for the tensor called {@code name}: seeded by the seed and the name (FNV-1a of
+     * its UTF-8 bytes, then a SplitMix64 finalizer), so a tensor does not depend on which others
+     * were generated before it.
+     */
+    public static RandomWeights forName(long seed, String name) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xFF)) * 0x100000001b3L;
+        }
+        long z = seed * 0x9E3779B97F4A7C15L + h;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return new RandomWeights(z ^ (z >>> 31));
     }
 
     /** A Gaussian sample. */

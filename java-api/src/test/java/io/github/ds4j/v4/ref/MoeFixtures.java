@@ -4,19 +4,16 @@ import io.github.ds4j.DType;
 import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.v4.TensorSource;
 import io.github.ds4j.v4.V4Config;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Small configs, an in-memory tensor source and comparison helpers for the MoE and mHC tests. */
+/** Small configs, random inputs and comparison helpers for the MoE and mHC tests. */
 public final class MoeFixtures {
     private MoeFixtures() {
     }
@@ -42,52 +39,6 @@ public final class MoeFixtures {
             return new V4Config(hidden, layers, 2, 64, 16, 64, 1, 64, 16, 0, 0, 0, ratios,
                     experts, shared, k, width, hashLayers, scale, limit, hc, iters, hcEps,
                     10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, vocab, 4096, 1);
-        }
-    }
-
-    /** Tensors by name; records every name asked for; closing closes them all. */
-    public static final class MapSource implements TensorSource, AutoCloseable {
-        private final Map<String, Tensor> tensors = new LinkedHashMap<>();
-        private final List<String> requested = Collections.synchronizedList(new ArrayList<>());
-
-        public MapSource(Map<String, Tensor> tensors) {
-            this.tensors.putAll(tensors);
-        }
-
-        @Override
-        public Tensor tensor(String name) {
-            requested.add(name);
-            Tensor t = tensors.get(name);
-            if (t == null) {
-                throw new IllegalArgumentException(name + ": no such tensor");
-            }
-            return t;
-        }
-
-        @Override
-        public boolean contains(String name) {
-            return tensors.containsKey(name);
-        }
-
-        public Map<String, Tensor> tensors() {
-            return tensors;
-        }
-
-        /** Replaces a tensor (closing the old one). */
-        public void put(String name, Tensor t) {
-            Tensor old = tensors.put(name, t);
-            if (old != null && old != t) {
-                old.close();
-            }
-        }
-
-        public List<String> requested() {
-            return requested;
-        }
-
-        @Override
-        public void close() {
-            tensors.values().forEach(Tensor::close);
         }
     }
 

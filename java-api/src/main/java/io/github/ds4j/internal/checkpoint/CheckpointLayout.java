@@ -1,7 +1,8 @@
-package io.github.ds4j.v4;
+package io.github.ds4j.internal.checkpoint;
 
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
+import io.github.ds4j.v4.V4Config;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -65,8 +66,13 @@ public final class CheckpointLayout {
         this.config = config;
     }
 
-    /** The prefix of layer {@code layer}'s tensors: "layers.N." or, for the MTP block, "mtp.0.". */
+    /** The prefix of layer {@code layer}'s tensors: "layers.N." or, for the MTP blocks after them, "mtp.K.". */
     public String prefix(int layer) {
+        int all = config.numLayers() + config.mtpLayers();
+        if (layer < 0 || layer >= all) {
+            throw new IllegalArgumentException("layer: expected 0.." + (all - 1) + " (" + config.numLayers() + " layers + "
+                    + config.mtpLayers() + " MTP), got " + layer);
+        }
         return layer < config.numLayers() ? "layers." + layer + "." : "mtp." + (layer - config.numLayers()) + ".";
     }
 
@@ -159,12 +165,21 @@ public final class CheckpointLayout {
         V4Config c = config;
         List<Entry> out = new ArrayList<>();
         out.add(real("embed.weight", c.vocabSize(), c.hiddenSize()));
-        out.add(real("norm.weight", c.hiddenSize()));
-        out.add(real("hc_head_fn", List.of(DType.F32), c.hcMult(), c.hcMult() * c.hiddenSize()));
-        out.add(real("hc_head_base", List.of(DType.F32), c.hcMult()));
-        out.add(real("hc_head_scale", List.of(DType.F32), 1));
+        out.addAll(head(""));
         out.add(real("head.weight", c.vocabSize(), c.hiddenSize()));
         return out;
+    }
+
+    /**
+     * The final norm and mHC head mixing that fold the residual streams before an LM head:
+     * {@code prefix} "" for the model's, "mtp.K." for MTP block K's.
+     */
+    public List<Entry> head(String prefix) {
+        V4Config c = config;
+        return List.of(real(prefix + "norm.weight", c.hiddenSize()),
+                real(prefix + "hc_head_fn", List.of(DType.F32), c.hcMult(), c.hcMult() * c.hiddenSize()),
+                real(prefix + "hc_head_base", List.of(DType.F32), c.hcMult()),
+                real(prefix + "hc_head_scale", List.of(DType.F32), 1));
     }
 
     private static void compressor(List<Entry> out, String p, int ratio, int d, int hidden) {
