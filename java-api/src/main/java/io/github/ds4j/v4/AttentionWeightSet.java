@@ -14,26 +14,22 @@ import java.util.Map;
 /**
  * Fetches one attention layer's weights from a {@link TensorSource}: every tensor is checked
  * against the dtype and shape the config implies ({@link CheckpointLayout}), with the tensor's
- * name in the message, then placed on the device in the form the ops take. Copies and conversions
- * made here are owned here; the source keeps owning what it returned.
+ * name in the message, placed on the device ({@link DeviceWeights}) and converted to the form the
+ * ops take. Copies and conversions made here are owned here; the source keeps owning what it
+ * returned.
  */
 final class AttentionWeightSet implements AutoCloseable {
     private final Compute compute;
-    private final TensorSource source;
+    private final DeviceWeights onDevice;
     private final Map<String, CheckpointLayout.Entry> entries = new LinkedHashMap<>();
     private final List<Tensor> owned = new ArrayList<>();
 
     AttentionWeightSet(Compute compute, V4Config config, int layer, TensorSource source) {
         this.compute = compute;
-        this.source = source;
+        this.onDevice = new DeviceWeights(compute, source);
         for (CheckpointLayout.Entry e : new CheckpointLayout(config).attention(layer)) {
             entries.put(e.name(), e);
         }
-    }
-
-    /** Every tensor name this layer reads. */
-    List<String> names() {
-        return List.copyOf(entries.keySet());
     }
 
     /** A real tensor as F32 or BF16 (F16 is converted to F32). */
@@ -67,19 +63,12 @@ final class AttentionWeightSet implements AutoCloseable {
         if (entry == null) {
             throw new IllegalStateException(name + ": not a tensor of this layer");
         }
-        if (!source.contains(name)) {
+        if (!onDevice.contains(name)) {
             throw new IllegalArgumentException(name + ": missing from the checkpoint (expected " + entry.dtype() + " " + entry.shape() + ")");
         }
-        Tensor t = source.tensor(name);
-        if (t == null) {
-            throw new IllegalArgumentException(name + ": the source returned null");
-        }
-        t.checkOpen(name);
+        Tensor t = onDevice.tensor(name);
         entry.check(t.dtype(), t.shape());
-        if (t.device().equals(compute.device()) && t.isContiguous()) {
-            return t;
-        }
-        return keep(compute.upload(t));
+        return t;
     }
 
     private Tensor keep(Tensor t) {
@@ -94,5 +83,6 @@ final class AttentionWeightSet implements AutoCloseable {
             owned.get(i).close();
         }
         owned.clear();
+        onDevice.close();
     }
 }

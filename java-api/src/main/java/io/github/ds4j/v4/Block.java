@@ -3,6 +3,9 @@ package io.github.ds4j.v4;
 import io.github.ds4j.Compute;
 import io.github.ds4j.Tensor;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * One V4 decoder block (spec §5): mHC around the attention sub-layer, then mHC around the MoE
  * sub-layer, on the residual streams X [B, S, hc, D].
@@ -31,16 +34,36 @@ public final class Block implements AutoCloseable {
         this.moe = moe;
     }
 
-    /** Loads layer {@code layer} (the MTP block is layer num_hidden_layers) by its shipped tensor names. */
+    /**
+     * Loads layer {@code layer} (the MTP block is layer num_hidden_layers) by its shipped tensor
+     * names. Weights not on the compute device yet are copied there and freed by {@link #close()}.
+     */
     public static Block load(Compute compute, V4Config config, int layer, TensorSource weights) {
-        HyperConnections attnMix = HyperConnections.load(compute, config, layer, HyperConnections.Site.ATTENTION, weights);
-        HyperConnections ffnMix = HyperConnections.load(compute, config, layer, HyperConnections.Site.FFN, weights);
-        Attention attention = Attention.load(compute, config, layer, weights);
+        List<AutoCloseable> loaded = new ArrayList<>();
         try {
-            return new Block(compute, layer, attnMix, ffnMix, attention, Moe.load(compute, config, layer, weights));
+            HyperConnections attnMix = keep(loaded, HyperConnections.load(compute, config, layer, HyperConnections.Site.ATTENTION, weights));
+            HyperConnections ffnMix = keep(loaded, HyperConnections.load(compute, config, layer, HyperConnections.Site.FFN, weights));
+            Attention attention = keep(loaded, Attention.load(compute, config, layer, weights));
+            Moe moe = keep(loaded, Moe.load(compute, config, layer, weights));
+            return new Block(compute, layer, attnMix, ffnMix, attention, moe);
         } catch (RuntimeException e) {
-            attention.close();
+            for (AutoCloseable part : loaded.reversed()) {
+                closeQuietly(part, e);
+            }
             throw e;
+        }
+    }
+
+    private static <T extends AutoCloseable> T keep(List<AutoCloseable> loaded, T part) {
+        loaded.add(part);
+        return part;
+    }
+
+    private static void closeQuietly(AutoCloseable part, RuntimeException failure) {
+        try {
+            part.close();
+        } catch (Exception e) {
+            failure.addSuppressed(e);
         }
     }
 
@@ -132,9 +155,13 @@ public final class Block implements AutoCloseable {
         return System.nanoTime();
     }
 
+    /** Frees what loading placed on the device (the source's tensors stay open). Idempotent. */
     @Override
     public void close() {
+        attnMix.close();
+        ffnMix.close();
         attention.close();
+        moe.close();
     }
 
     /**

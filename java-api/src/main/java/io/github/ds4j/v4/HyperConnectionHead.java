@@ -4,7 +4,6 @@ import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
-import io.github.ds4j.spi.HyperConnectionKernels;
 
 /**
  * The final mHC head (spec §5): folds the residual stream X [T, n, D] into one row per token for
@@ -18,30 +17,11 @@ import io.github.ds4j.spi.HyperConnectionKernels;
  * and {@code norm.weight [D]}; the MTP block's own are {@code mtp.K.hc_head_*} and
  * {@code mtp.K.norm.weight}.
  */
-public final class HyperConnectionHead {
-    private final Compute compute;
-    private final HyperConnectionKernels kernels;
-    private final Tensor fn;
-    private final Tensor base;
-    private final Tensor scale;
-    private final Tensor norm;
-    private final int streams;
-    private final int hidden;
-    private final float hcEps;
-    private final float normEps;
+public final class HyperConnectionHead implements AutoCloseable {
+    private final StreamMixer mixer;
 
-    private HyperConnectionHead(Compute compute, HyperConnectionKernels kernels, Tensor fn, Tensor base, Tensor scale,
-                                Tensor norm, V4Config config) {
-        this.compute = compute;
-        this.kernels = kernels;
-        this.fn = fn;
-        this.base = base;
-        this.scale = scale;
-        this.norm = norm;
-        this.streams = config.hcMult();
-        this.hidden = config.hiddenSize();
-        this.hcEps = (float) config.hcEps();
-        this.normEps = (float) config.rmsNormEps();
+    private HyperConnectionHead(StreamMixer mixer) {
+        this.mixer = mixer;
     }
 
     /** The model's head: {@code hc_head_*} and {@code norm.weight}. */
@@ -62,14 +42,8 @@ public final class HyperConnectionHead {
         if (compute == null || config == null || source == null) {
             throw new IllegalArgumentException("compute, config and source must not be null");
         }
-        HyperConnections.checkConfig(config);
-        HyperConnectionKernels kernels = HyperConnections.kernels(compute);
-        int n = config.hcMult();
-        Tensor fn = MoeTensors.f32(source, prefix + "hc_head_fn", compute.device(), n, (long) n * config.hiddenSize());
-        Tensor base = MoeTensors.f32(source, prefix + "hc_head_base", compute.device(), n);
-        Tensor scale = MoeTensors.f32(source, prefix + "hc_head_scale", compute.device(), 1);
-        Tensor norm = MoeTensors.real(source, prefix + "norm.weight", compute.device(), config.hiddenSize());
-        return new HyperConnectionHead(compute, kernels, fn, base, scale, norm, config);
+        return new HyperConnectionHead(StreamMixer.load(compute, config, source, prefix + "hc_head_", prefix + "norm.weight",
+                config.hcMult(), 1));
     }
 
     /**
@@ -77,20 +51,24 @@ public final class HyperConnectionHead {
      * [B, S, D] in x's dtype.
      */
     public Tensor apply(Tensor x) {
-        Tensor x3 = HyperConnections.checkStreams(compute, x, streams, hidden);
+        Tensor x3 = mixer.checkStreams(x);
         long tokens = x3.dim(0);
-        Tensor y = compute.allocate(x.dtype(), HyperConnections.dropStreams(x.shape()));
-        try (Tensor mixes = compute.allocate(DType.F32, Shape.of(tokens, streams));
-             Tensor pre = compute.allocate(DType.F32, Shape.of(tokens, streams))) {
-            kernels.mixes(x3.reshape(tokens, (long) streams * hidden), fn, normEps, mixes);
-            kernels.headSplit(mixes, scale, base, hcEps, pre);
-            Tensor y2 = y.reshape(tokens, hidden);
-            kernels.weightedSum(x3, pre, y2);
-            compute.rmsNormInto(y2, norm, normEps, y2);
+        Compute compute = mixer.compute;
+        Tensor y = compute.allocate(x.dtype(), StreamMixer.dropStreams(x.shape()));
+        try (Tensor mixes = mixer.mixes(x3);
+             Tensor pre = compute.allocate(DType.F32, Shape.of(tokens, mixer.streams))) {
+            mixer.kernels.headSplit(mixes, mixer.scale, mixer.base, mixer.hcEps, pre);
+            mixer.normedSum(x3, pre, y.reshape(tokens, mixer.hidden));
             return y;
         } catch (RuntimeException e) {
             y.close();
             throw e;
         }
+    }
+
+    /** Frees the weight copies this head made on its device; the source's tensors stay open. */
+    @Override
+    public void close() {
+        mixer.close();
     }
 }

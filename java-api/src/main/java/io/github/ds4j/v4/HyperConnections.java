@@ -5,7 +5,7 @@ import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.Check;
-import io.github.ds4j.spi.HyperConnectionKernels;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 
 /**
  * mHC around one sub-layer (attention or MoE) of a V4 block (spec §5). The residual stream is
@@ -23,14 +23,14 @@ import io.github.ds4j.spi.HyperConnectionKernels;
  * {@code layers.N.attn_norm.weight} (or {@code hc_ffn_*} and {@code ffn_norm}).
  *
  * <pre>{@code
- * HyperConnections hc = HyperConnections.load(compute, config, layer, HyperConnections.Site.ATTENTION, checkpoint);
- * try (HyperConnections.Pre p = hc.pre(x);
+ * try (HyperConnections hc = HyperConnections.load(compute, config, layer, HyperConnections.Site.ATTENTION, checkpoint);
+ *      HyperConnections.Pre p = hc.pre(x);
  *      Tensor out = attention.forward(p.input(), ...)) {
  *     Tensor next = hc.post(p, out, x);
  * }
  * }</pre>
  */
-public final class HyperConnections {
+public final class HyperConnections implements AutoCloseable {
 
     /** The sub-layer an mHC wraps, with its checkpoint name part. */
     public enum Site {
@@ -63,70 +63,28 @@ public final class HyperConnections {
         }
     }
 
-    private final Compute compute;
-    private final HyperConnectionKernels kernels;
-    private final Tensor fn;
-    private final Tensor base;
-    private final Tensor scale;
-    private final Tensor norm;
-    private final int streams;
-    private final int hidden;
+    private final StreamMixer mixer;
     private final int iters;
-    private final float hcEps;
-    private final float normEps;
 
-    private HyperConnections(Compute compute, HyperConnectionKernels kernels, Tensor fn, Tensor base, Tensor scale,
-                             Tensor norm, V4Config config) {
-        this.compute = compute;
-        this.kernels = kernels;
-        this.fn = fn;
-        this.base = base;
-        this.scale = scale;
-        this.norm = norm;
-        this.streams = config.hcMult();
-        this.hidden = config.hiddenSize();
-        this.iters = config.hcSinkhornIters();
-        this.hcEps = (float) config.hcEps();
-        this.normEps = (float) config.rmsNormEps();
+    private HyperConnections(StreamMixer mixer, int iters) {
+        this.mixer = mixer;
+        this.iters = iters;
     }
 
     /**
      * The mHC of {@code site} in {@code layer} ({@code config.numLayers()} and up are the MTP
-     * blocks, named {@code mtp.K.*}); checks every tensor and names the first bad one.
+     * blocks, named {@code mtp.K.*}); checks every tensor and names the first bad one. Weights
+     * not on the device yet are copied there and freed by {@link #close()}.
      */
     public static HyperConnections load(Compute compute, V4Config config, int layer, Site site, TensorSource source) {
         if (compute == null || config == null || site == null || source == null) {
             throw new IllegalArgumentException("compute, config, site and source must not be null");
         }
-        checkConfig(config);
-        HyperConnectionKernels kernels = kernels(compute);
-        String p = MoeTensors.layerPrefix(config, layer);
+        String p = new CheckpointLayout(config).prefix(layer);
         int n = config.hcMult();
-        long mixes = (2L + n) * n;
-        long flat = (long) n * config.hiddenSize();
-        String hc = p + "hc_" + site.key() + "_";
-        Tensor fn = MoeTensors.f32(source, hc + "fn", compute.device(), mixes, flat);
-        Tensor base = MoeTensors.f32(source, hc + "base", compute.device(), mixes);
-        Tensor scale = MoeTensors.f32(source, hc + "scale", compute.device(), 3);
-        Tensor norm = MoeTensors.real(source, p + site.key() + "_norm.weight", compute.device(), config.hiddenSize());
-        return new HyperConnections(compute, kernels, fn, base, scale, norm, config);
-    }
-
-    static void checkConfig(V4Config c) {
-        if (c.hcSinkhornIters() < 1) {
-            throw new IllegalArgumentException("config: hc_sinkhorn_iters must be >= 1, got " + c.hcSinkhornIters());
-        }
-        if (!(c.hcEps() >= 0) || Double.isInfinite(c.hcEps())) {
-            throw new IllegalArgumentException("config: hc_eps must be finite and >= 0, got " + c.hcEps());
-        }
-        if (!(c.rmsNormEps() >= 0) || Double.isInfinite(c.rmsNormEps())) {
-            throw new IllegalArgumentException("config: rms_norm_eps must be finite and >= 0, got " + c.rmsNormEps());
-        }
-    }
-
-    static HyperConnectionKernels kernels(Compute compute) {
-        return compute.backend().hyperConnectionKernels().orElseThrow(() -> new UnsupportedOperationException(
-                "the " + compute.device() + " backend has no mHC kernels (" + compute.description() + ")"));
+        StreamMixer mixer = StreamMixer.load(compute, config, source, p + "hc_" + site.key() + "_", p + site.key() + "_norm.weight",
+                (2L + n) * n, 3);
+        return new HyperConnections(mixer, config.hcSinkhornIters());
     }
 
     /**
@@ -134,22 +92,20 @@ public final class HyperConnections {
      * contiguous), and the state {@link #post} needs.
      */
     public Pre pre(Tensor x) {
-        Tensor x3 = checkStreams(compute, x, streams, hidden);
+        Tensor x3 = mixer.checkStreams(x);
         long tokens = x3.dim(0);
-        Shape inShape = dropStreams(x.shape());
-        Tensor input = compute.allocate(x.dtype(), inShape);
+        int n = mixer.streams;
+        Compute compute = mixer.compute;
+        Tensor input = compute.allocate(x.dtype(), StreamMixer.dropStreams(x.shape()));
         Tensor post = null;
         Tensor comb = null;
         try {
-            post = compute.allocate(DType.F32, Shape.of(tokens, streams));
-            comb = compute.allocate(DType.F32, Shape.of(tokens, streams, streams));
-            try (Tensor mixes = compute.allocate(DType.F32, Shape.of(tokens, (2L + streams) * streams));
-                 Tensor pre = compute.allocate(DType.F32, Shape.of(tokens, streams))) {
-                kernels.mixes(x3.reshape(tokens, (long) streams * hidden), fn, normEps, mixes);
-                kernels.sinkhornSplit(mixes, scale, base, iters, hcEps, pre, post, comb);
-                Tensor in2 = input.reshape(tokens, hidden);
-                kernels.weightedSum(x3, pre, in2);
-                compute.rmsNormInto(in2, norm, normEps, in2);
+            post = compute.allocate(DType.F32, Shape.of(tokens, n));
+            comb = compute.allocate(DType.F32, Shape.of(tokens, n, n));
+            try (Tensor mixes = mixer.mixes(x3);
+                 Tensor pre = compute.allocate(DType.F32, Shape.of(tokens, n))) {
+                mixer.kernels.sinkhornSplit(mixes, mixer.scale, mixer.base, iters, mixer.hcEps, pre, post, comb);
+                mixer.normedSum(x3, pre, input.reshape(tokens, mixer.hidden));
             }
             return new Pre(input, post, comb);
         } catch (RuntimeException e) {
@@ -173,22 +129,25 @@ public final class HyperConnections {
         if (state == null) {
             throw new IllegalArgumentException("state: must not be null");
         }
-        Tensor x3 = checkStreams(compute, x, streams, hidden);
+        Tensor x3 = mixer.checkStreams(x);
         long tokens = x3.dim(0);
+        int n = mixer.streams;
+        int hidden = mixer.hidden;
+        Compute compute = mixer.compute;
         Check.rows("out", out, compute.device());
         Check.real("out", out);
         if (out.shape().rows() != tokens || out.dim(-1) != hidden) {
             throw new IllegalArgumentException("out: expected " + tokens + " rows of " + hidden + " (shape "
-                    + dropStreams(x.shape()) + "), got " + out.shape());
+                    + StreamMixer.dropStreams(x.shape()) + "), got " + out.shape());
         }
         Check.contiguous("state.post", state.post(), compute.device());
         Check.contiguous("state.comb", state.comb(), compute.device());
-        Check.shape("state.post", state.post(), tokens, streams);
-        Check.shape("state.comb", state.comb(), tokens, streams, streams);
+        Check.shape("state.post", state.post(), tokens, n);
+        Check.shape("state.comb", state.comb(), tokens, n, n);
         Tensor out2 = out.rank() == 2 ? out : flatRows("out", out, hidden);
         Tensor y = compute.allocate(x.dtype(), x.shape());
         try {
-            kernels.post(out2, x3, state.post(), state.comb(), y.reshape(tokens, streams, hidden));
+            mixer.kernels.post(out2, x3, state.post(), state.comb(), y.reshape(tokens, n, hidden));
             return y;
         } catch (RuntimeException e) {
             y.close();
@@ -222,30 +181,16 @@ public final class HyperConnections {
         }
     }
 
-    /** x as [T, n, D] after checking device, dtype, shape and layout. */
-    static Tensor checkStreams(Compute compute, Tensor x, int streams, int hidden) {
-        Check.contiguous("x", x, compute.device());
-        Check.real("x", x);
-        if (x.rank() < 3 || x.dim(-2) != streams || x.dim(-1) != hidden) {
-            throw new IllegalArgumentException("x: expected the residual stream [*, " + streams + ", " + hidden
-                    + "] (hc_mult, hidden_size), got " + x.shape());
-        }
-        return x.reshape(x.shape().rows() / streams, streams, hidden);
-    }
-
-    /** [.., n, D] without the stream dimension. */
-    static Shape dropStreams(Shape s) {
-        long[] d = s.toArray();
-        long[] out = new long[d.length - 1];
-        System.arraycopy(d, 0, out, 0, d.length - 2);
-        out[out.length - 1] = d[d.length - 1];
-        return Shape.of(out);
-    }
-
     private static Tensor flatRows(String name, Tensor t, long cols) {
         if (!t.isContiguous()) {
             throw new IllegalArgumentException(name + ": a strided tensor of rank " + t.rank() + " must be contiguous; copy it first");
         }
         return t.reshape(t.shape().rows(), cols);
+    }
+
+    /** Frees the weight copies this mHC made on its device; the source's tensors stay open. */
+    @Override
+    public void close() {
+        mixer.close();
     }
 }

@@ -6,6 +6,7 @@ import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.Check;
+import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.spi.MoeKernels;
 
 import java.util.ArrayList;
@@ -26,21 +27,22 @@ import java.util.List;
  * <p>Weights come from a {@link TensorSource} by their checkpoint names ({@code layers.N.ffn.*},
  * {@code mtp.K.ffn.*} for the MTP block). The gate and the shared expert are checked when the
  * layer loads; a routed expert is fetched and checked the first time a token is sent to it, so
- * a decode step touches only the experts it uses. Every check names the tensor.
+ * a decode step touches only the experts it uses. Every check names the tensor. Weights that are
+ * not on the device yet are copied there and freed by {@link #close()}.
  *
  * <pre>{@code
- * Moe moe = Moe.load(compute, config, layer, checkpoint);
- * try (Tensor y = moe.forward(x, inputIds)) { ... }   // x [T, D] or [B, S, D]; ids [T] or [B, S]
+ * try (Moe moe = Moe.load(compute, config, layer, checkpoint);
+ *      Tensor y = moe.forward(x, inputIds)) { ... }   // x [T, D] or [B, S, D]; ids [T] or [B, S]
  * }</pre>
  * Instances are safe to share between threads.
  */
-public final class Moe {
+public final class Moe implements AutoCloseable {
     /** FP8 activation block of the expert GEMMs (spec §2). */
     private static final int ACT_BLOCK = 128;
 
     private final Compute compute;
     private final MoeKernels kernels;
-    private final TensorSource source;
+    private final DeviceWeights weights;
     private final String prefix;
     private final int layer;
     private final int hidden;
@@ -51,12 +53,13 @@ public final class Moe {
     private final Router router;
     private final Expert shared;
     private final Expert[] routed;
+    private volatile boolean closed;
 
-    private Moe(Compute compute, MoeKernels kernels, TensorSource source, String prefix, int layer, V4Config config,
+    private Moe(Compute compute, MoeKernels kernels, DeviceWeights weights, String prefix, int layer, V4Config config,
                 Router router, Expert shared) {
         this.compute = compute;
         this.kernels = kernels;
-        this.source = source;
+        this.weights = weights;
         this.prefix = prefix;
         this.layer = layer;
         this.hidden = config.hiddenSize();
@@ -81,15 +84,20 @@ public final class Moe {
         if (compute == null || config == null || source == null) {
             throw new IllegalArgumentException("compute, config and source must not be null");
         }
-        String prefix = MoeTensors.layerPrefix(config, layer);
+        String prefix = new CheckpointLayout(config).prefix(layer);
         MoeKernels kernels = compute.backend().moeKernels().orElseThrow(() -> new UnsupportedOperationException(
                 "the " + compute.device() + " backend has no MoE kernels (" + compute.description() + ")"));
         checkConfig(config);
-        Router router = Router.load(compute, kernels, config, layer, prefix, source);
-        Expert shared = config.sharedExperts() == 0 ? null
-                : Expert.shared(source, prefix + "ffn.shared_experts", compute.device(), config.hiddenSize(),
-                        config.sharedExperts() * config.moeIntermediate());
-        return new Moe(compute, kernels, source, prefix, layer, config, router, shared);
+        DeviceWeights weights = new DeviceWeights(compute, source);
+        try {
+            Router router = Router.load(compute, kernels, config, layer, prefix, weights);
+            Expert shared = config.sharedExperts() == 0 ? null
+                    : Expert.shared(weights, prefix + "ffn.shared_experts", config.hiddenSize(), config.sharedExperts() * config.moeIntermediate());
+            return new Moe(compute, kernels, weights, prefix, layer, config, router, shared);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
     }
 
     private static void checkConfig(V4Config c) {
@@ -243,7 +251,7 @@ public final class Moe {
     private synchronized Expert expert(int e) {
         Expert ex = routed[e];
         if (ex == null) {
-            ex = Expert.routed(source, prefix + "ffn.experts." + e, compute.device(), hidden, width);
+            ex = Expert.routed(weights, prefix + "ffn.experts." + e, hidden, width);
             routed[e] = ex;
         }
         return ex;
@@ -251,6 +259,9 @@ public final class Moe {
 
     /** x as [T, D] after checking device, dtype and shape. */
     private Tensor checkInput(Tensor x) {
+        if (closed) {
+            throw new IllegalStateException("MoE layer " + layer + " is closed");
+        }
         Check.rows("x", x, compute.device());
         Check.real("x", x);
         if (x.rank() < 2 || x.dim(-1) != hidden) {
@@ -288,6 +299,13 @@ public final class Moe {
         }
         Tensor flat = here ? inputIds.reshape(tokens) : compute.upload(inputIds.reshape(tokens));
         return new Ids(flat, !here);
+    }
+
+    /** Frees the weight copies this layer made on its device; the source's tensors stay open. */
+    @Override
+    public void close() {
+        closed = true;
+        weights.close();
     }
 
     /** Token ids for one call, and whether this call uploaded (and so owns) them. */

@@ -35,18 +35,17 @@ final class Router {
     }
 
     /** Loads and checks the gate of {@code layer} ({@code prefix} = "layers.N."). */
-    static Router load(Compute compute, MoeKernels kernels, V4Config config, int layer, String prefix, TensorSource source) {
+    static Router load(Compute compute, MoeKernels kernels, V4Config config, int layer, String prefix, DeviceWeights weights) {
         int e = config.routedExperts();
         int k = config.expertsPerToken();
         String gate = prefix + "ffn.gate.";
-        Tensor w = MoeTensors.real(source, gate + "weight", compute.device(), e, config.hiddenSize());
+        Tensor w = weights.real(gate + "weight", e, config.hiddenSize());
         Tensor bias = null;
         Tensor table = null;
         if (config.isHashLayer(layer)) {
-            table = MoeTensors.tensor(source, gate + "tid2eid", compute.device(), new DType[] {DType.I64, DType.I32},
-                    config.vocabSize(), k);
+            table = weights.checked(gate + "tid2eid", new DType[] {DType.I64, DType.I32}, config.vocabSize(), k);
         } else {
-            bias = MoeTensors.f32(source, gate + "bias", compute.device(), e);
+            bias = weights.f32(gate + "bias", e);
         }
         return new Router(compute, kernels, w, bias, table, e, k, (float) config.routedScalingFactor());
     }

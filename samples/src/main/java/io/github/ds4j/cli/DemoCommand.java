@@ -132,6 +132,7 @@ public final class DemoCommand implements Callable<Integer> {
         List<Block> blocks = new ArrayList<>();
         List<KvCache> caches = new ArrayList<>();
         List<Tensor> owned = new ArrayList<>();
+        HyperConnectionHead head = null;
         try (Compute c = LayerCommand.openForLayers(device, err);
              // No progress stream: layers fetch routed experts lazily, long after loading began.
              Checkpoint ckpt = Checkpoint.open(dir, null)) {
@@ -151,7 +152,7 @@ public final class DemoCommand implements Callable<Integer> {
             TensorSource model = ckpt.model();
             Tensor embed = model.tensor("embed.weight");
             Tensor lmHead = onDevice(c, model.tensor("head.weight"), owned);
-            HyperConnectionHead head = HyperConnectionHead.load(c, config, model);
+            head = HyperConnectionHead.load(c, config, model);
             for (int l = 0; l < count; l++) {
                 Block b = Block.load(c, config, l, ckpt.layer(l, Checkpoint.Part.BLOCK));
                 blocks.add(b);
@@ -214,6 +215,9 @@ public final class DemoCommand implements Callable<Integer> {
         } finally {
             caches.forEach(KvCache::close);
             blocks.forEach(Block::close);
+            if (head != null) {
+                head.close();
+            }
             owned.forEach(Tensor::close);
         }
     }

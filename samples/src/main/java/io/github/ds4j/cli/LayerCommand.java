@@ -197,6 +197,7 @@ public final class LayerCommand implements Callable<Integer> {
                 }
                 case FFN -> {
                     Moe moe = Moe.load(c, config, layer, ckpt.layer(layer, Checkpoint.Part.MOE));
+                    closers.add(moe::close);
                     return new Loaded(moe::forward, null, closers);
                 }
                 default -> {
