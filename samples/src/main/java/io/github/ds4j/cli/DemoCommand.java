@@ -94,11 +94,7 @@ public final class DemoCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        KvCache.Format format = switch (kvCache.trim().toLowerCase(Locale.ROOT)) {
-            case "bf16" -> KvCache.Format.BF16;
-            case "fp8" -> KvCache.Format.FP8;
-            default -> throw new IllegalArgumentException("--kv-cache: expected bf16 or fp8, got \"" + kvCache + "\"");
-        };
+        KvCache.Format format = FlagValues.kvCache(kvCache);
         if (decodeSteps < 0) {
             throw new IllegalArgumentException("--decode-steps: must be >= 0, got " + decodeSteps);
         }

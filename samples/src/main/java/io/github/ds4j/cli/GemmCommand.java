@@ -92,11 +92,7 @@ public final class GemmCommand implements Callable<Integer> {
         if ((long) n * k > Integer.MAX_VALUE - 8 || (long) m * k > Integer.MAX_VALUE - 8 || (long) m * n > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("--m/--n/--k: " + m + "x" + n + "x" + k + " is too large for the host-side inputs");
         }
-        DType outType = switch (outDtype.trim().toLowerCase(Locale.ROOT)) {
-            case "bf16" -> DType.BF16;
-            case "f32" -> DType.F32;
-            default -> throw new IllegalArgumentException("--out-dtype: expected bf16 or f32, got \"" + outDtype + "\"");
-        };
+        DType outType = FlagValues.outDtype(outDtype);
         long s = seed != null ? seed : System.nanoTime();
         List<AutoCloseable> open = new ArrayList<>();
         try (Compute c = device.open()) {
@@ -201,30 +197,19 @@ public final class GemmCommand implements Callable<Integer> {
         float[] sa = aRef.scales().toFloatArray();
         float[] sw = wHost.scales().toFloatArray();
         int kBlocks = k / 128;
-        Tensor wValues = wHost.values();
-        Reference ref = new Reference() {
-            private int cachedCol = -1;
-            private float[] wRow;
-
-            @Override
-            public double at(int row, int col) {
-                if (col != cachedCol) {
-                    wRow = wValues.select(0, col).toFloatArray();
-                    cachedCol = col;
+        int block = fp8 ? 128 : 32;
+        Reference ref = byWeightRow(wHost.values(), (row, col, wRow) -> {
+            double acc = 0;
+            for (int kb = 0; kb < k / block; kb++) {
+                double part = 0;
+                for (int j = kb * block; j < kb * block + block; j++) {
+                    part += (double) qa[row * k + j] * wRow[j];
                 }
-                double acc = 0;
-                int block = fp8 ? 128 : 32;
-                for (int kb = 0; kb < k / block; kb++) {
-                    double part = 0;
-                    for (int j = kb * block; j < kb * block + block; j++) {
-                        part += (double) qa[row * k + j] * wRow[j];
-                    }
-                    double wScale = fp8 ? sw[(col / 128) * kBlocks + kb] : sw[col * (k / 32) + kb];
-                    acc += part * sa[row * kBlocks + (kb * block) / 128] * wScale;
-                }
-                return acc;
+                double wScale = fp8 ? sw[(col / 128) * kBlocks + kb] : sw[col * (k / 32) + kb];
+                acc += part * sa[row * kBlocks + (kb * block) / 128] * wScale;
             }
-        };
+            return acc;
+        });
         return new Problem(y -> c.gemmInto(a, wDev, y), ref);
     }
 
@@ -233,24 +218,36 @@ public final class GemmCommand implements Callable<Integer> {
         Tensor xDev = keep(open, c.upload(xHost));
         Tensor wDev = keep(open, c.upload(wHost));
         float[] x = xHost.toFloatArray();
-        Reference ref = new Reference() {
+        Reference ref = byWeightRow(wHost, (row, col, wRow) -> {
+            double acc = 0;
+            for (int j = 0; j < k; j++) {
+                acc += (double) x[row * k + j] * wRow[j];
+            }
+            return acc;
+        });
+        return new Problem(y -> c.linearInto(xDev, wDev, y), ref);
+    }
+
+    /** One output element from x's row and w's decoded row {@code col}. */
+    private interface RowProduct {
+        double at(int row, int col, float[] wRow);
+    }
+
+    /** A reference that decodes w's row {@code col} once for all the rows checked in that column. */
+    private static Reference byWeightRow(Tensor w, RowProduct product) {
+        return new Reference() {
             private int cachedCol = -1;
             private float[] wRow;
 
             @Override
             public double at(int row, int col) {
                 if (col != cachedCol) {
-                    wRow = wHost.select(0, col).toFloatArray();
+                    wRow = w.select(0, col).toFloatArray();
                     cachedCol = col;
                 }
-                double acc = 0;
-                for (int j = 0; j < k; j++) {
-                    acc += (double) x[row * k + j] * wRow[j];
-                }
-                return acc;
+                return product.at(row, col, wRow);
             }
         };
-        return new Problem(y -> c.linearInto(xDev, wDev, y), ref);
     }
 
     /** {relative Frobenius error, max abs error} of {@code got} over the chosen rows and columns. */

@@ -107,12 +107,8 @@ public final class LayerCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Part p = Part.parse(part);
-        KvCache.Format format = switch (kvCache.trim().toLowerCase(Locale.ROOT)) {
-            case "bf16" -> KvCache.Format.BF16;
-            case "fp8" -> KvCache.Format.FP8;
-            default -> throw new IllegalArgumentException("--kv-cache: expected bf16 or fp8, got \"" + kvCache + "\"");
-        };
-        DType outType = outDtype(outDtype);
+        KvCache.Format format = FlagValues.kvCache(kvCache);
+        DType outType = FlagValues.outDtype(outDtype);
         if (startPos < 0) {
             throw new IllegalArgumentException("--start-pos: must be >= 0, got " + startPos);
         }
@@ -318,14 +314,6 @@ public final class LayerCommand implements Callable<Integer> {
         String attn = ratio == 0 ? "window only" : ratio == 4 ? "CSA" : "HCA";
         return "ratio " + ratio + ": " + attn + ", " + (config.isHashLayer(layer) ? "hash" : "biased") + " routing"
                 + (layer >= config.numLayers() ? ", MTP block" : "");
-    }
-
-    static DType outDtype(String s) {
-        return switch (s.trim().toLowerCase(Locale.ROOT)) {
-            case "bf16" -> DType.BF16;
-            case "f32" -> DType.F32;
-            default -> throw new IllegalArgumentException("--out-dtype: expected bf16 or f32, got \"" + s + "\"");
-        };
     }
 
     /**

@@ -3,6 +3,7 @@ package io.github.ds4j.cli.op;
 import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
+import io.github.ds4j.cli.FlagValues;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -22,7 +23,7 @@ public final class LinearOp extends OpBase {
 
     @Override
     protected Map<String, Tensor> compute(Inputs in, Compute c) {
-        DType outType = outDtype(outDtype);
+        DType outType = FlagValues.outDtype(outDtype);
         Tensor x = in.real("x", 1, "[M, K]");
         Tensor w = in.real("w", 2, "[N, K]");
         if (w.rank() != 2 || w.dim(1) != x.dim(-1)) {

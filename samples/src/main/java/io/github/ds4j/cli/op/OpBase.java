@@ -1,7 +1,6 @@
 package io.github.ds4j.cli.op;
 
 import io.github.ds4j.Compute;
-import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.cli.DeviceOption;
 import io.github.ds4j.safetensors.SafeTensors;
@@ -63,15 +62,6 @@ public abstract class OpBase implements Callable<Integer> {
             out.println(String.format(Locale.ROOT, "ok: op %s on %s (%.1f ms): wrote %s to %s", op, c.device(), ms, what, output));
             return 0;
         }
-    }
-
-    /** Parses {@code --out-dtype}: bf16 or f32. */
-    static DType outDtype(String s) {
-        return switch (s.trim().toLowerCase(Locale.ROOT)) {
-            case "bf16" -> DType.BF16;
-            case "f32" -> DType.F32;
-            default -> throw new IllegalArgumentException("--out-dtype: expected bf16 or f32, got \"" + s + "\"");
-        };
     }
 
     /** A block size flag: positive and dividing {@code cols} of input {@code name}. */
