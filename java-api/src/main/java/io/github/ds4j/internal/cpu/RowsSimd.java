@@ -117,7 +117,7 @@ final class RowsSimd {
                 FloatVector v0 = FloatVector.fromArray(F, row, c);
                 acc0 = v0.fma(v0, acc0);
             }
-            ss += acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            ss += laneSum(acc0.add(acc1));
         }
         for (; c < cols; c++) {
             ss += (double) row[c] * row[c];
@@ -250,7 +250,7 @@ final class RowsSimd {
                 e.intoArray(row, c);
                 acc = acc.add(e);
             }
-            sum += acc.reduceLanes(VectorOperators.ADD);
+            sum += laneSum(acc);
         }
         for (; c < cols; c++) {
             row[c] = (float) Math.exp(row[c] - m);
@@ -342,5 +342,18 @@ final class RowsSimd {
             }
         }
         return s;
+    }
+
+    /**
+     * The sum of v's lanes, in lane order. reduceLanes(ADD) leaves the order to the JIT tier
+     * (the interpreter and C2 differ), so the same row could give other bits from one run to
+     * the next; the CPU reference must not.
+     */
+    private static double laneSum(FloatVector v) {
+        double sum = 0;
+        for (int i = 0; i < L; i++) {
+            sum += v.lane(i);
+        }
+        return sum;
     }
 }
