@@ -97,38 +97,23 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void convert(Tensor x, Tensor y) {
-        if (fast) {
-            Rows.convert(x, y, CpuPath.simd());
-        } else {
-            ScalarOps.convert(x, y);
-        }
+        run(() -> Rows.convert(x, y, CpuPath.simd()), () -> ScalarOps.convert(x, y));
     }
 
     @Override
     public void quantizeActivations(Tensor x, Tensor q, Tensor scales, int block) {
-        if (fast) {
-            Quant.quantizeActivations(x, q, scales, block, CpuPath.simd());
-        } else {
-            ScalarOps.quantizeActivations(x, q, scales, block);
-        }
+        run(() -> Quant.quantizeActivations(x, q, scales, block, CpuPath.simd()),
+                () -> ScalarOps.quantizeActivations(x, q, scales, block));
     }
 
     @Override
     public void fp8Simulate(Tensor x, Tensor y, int block) {
-        if (fast) {
-            Quant.fp8Simulate(x, y, block, CpuPath.simd());
-        } else {
-            ScalarOps.fp8Simulate(x, y, block);
-        }
+        run(() -> Quant.fp8Simulate(x, y, block, CpuPath.simd()), () -> ScalarOps.fp8Simulate(x, y, block));
     }
 
     @Override
     public void fp4Simulate(Tensor x, Tensor y, int block) {
-        if (fast) {
-            Quant.fp4Simulate(x, y, block, CpuPath.simd());
-        } else {
-            ScalarOps.fp4Simulate(x, y, block);
-        }
+        run(() -> Quant.fp4Simulate(x, y, block, CpuPath.simd()), () -> ScalarOps.fp4Simulate(x, y, block));
     }
 
     @Override
@@ -148,56 +133,37 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
-        if (fast) {
-            Rows.rmsNorm(x, weight, eps, y, CpuPath.simd());
-        } else {
-            ScalarOps.rmsNorm(x, weight, eps, y);
-        }
+        run(() -> Rows.rmsNorm(x, weight, eps, y, CpuPath.simd()), () -> ScalarOps.rmsNorm(x, weight, eps, y));
     }
 
     @Override
     public void rope(Tensor x, Tensor y, RopeSpec rope, long startPos, boolean inverse) {
-        if (fast) {
-            Rows.rope(x, y, rope, startPos, inverse, CpuPath.simd());
-        } else {
-            ScalarOps.rope(x, y, rope, startPos, inverse);
-        }
+        run(() -> Rows.rope(x, y, rope, startPos, inverse, CpuPath.simd()), () -> ScalarOps.rope(x, y, rope, startPos, inverse));
     }
 
     @Override
     public void hadamard(Tensor x, Tensor y) {
-        if (fast) {
-            Rows.hadamard(x, y, CpuPath.simd());
-        } else {
-            ScalarOps.hadamard(x, y);
-        }
+        run(() -> Rows.hadamard(x, y, CpuPath.simd()), () -> ScalarOps.hadamard(x, y));
     }
 
     @Override
     public void swiglu(Tensor gate, Tensor up, float limit, Tensor y) {
-        if (fast) {
-            Rows.swiglu(gate, up, limit, y, CpuPath.simd());
-        } else {
-            ScalarOps.swiglu(gate, up, limit, y);
-        }
+        run(() -> Rows.swiglu(gate, up, limit, y, CpuPath.simd()), () -> ScalarOps.swiglu(gate, up, limit, y));
     }
 
     @Override
     public void softmax(Tensor x, Tensor y) {
-        if (fast) {
-            Rows.softmax(x, y, CpuPath.simd());
-        } else {
-            ScalarOps.softmax(x, y);
-        }
+        run(() -> Rows.softmax(x, y, CpuPath.simd()), () -> ScalarOps.softmax(x, y));
     }
 
     @Override
     public void topK(Tensor x, int k, Tensor values, Tensor indices) {
-        if (fast) {
-            Rows.topK(x, k, values, indices, CpuPath.simd());
-        } else {
-            ScalarOps.topK(x, k, values, indices);
-        }
+        run(() -> Rows.topK(x, k, values, indices, CpuPath.simd()), () -> ScalarOps.topK(x, k, values, indices));
+    }
+
+    /** Runs the fast path, or on a {@link #scalarReference()} backend the scalar reference. */
+    private void run(Runnable fastPath, Runnable reference) {
+        (fast ? fastPath : reference).run();
     }
 
     @Override

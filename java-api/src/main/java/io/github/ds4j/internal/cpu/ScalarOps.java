@@ -153,14 +153,7 @@ public final class ScalarOps {
     }
 
     private static void simulate(Tensor x, Tensor y, int block, boolean fp4) {
-        RowAccess in = new RowAccess(x);
-        RowAccess out = new RowAccess(y);
-        float[] row = new float[in.cols];
-        for (long r = 0; r < in.rows; r++) {
-            in.read(r, row);
-            simulateRow(row, in.cols, block, fp4);
-            out.write(r, row);
-        }
+        eachRow(x, y, (r, row, cols) -> simulateRow(row, cols, block, fp4));
     }
 
     /** Quantize-dequantize of one row in place: FP8 E4M3 or FP4 E2M1 values times their block scale. */
@@ -282,25 +275,32 @@ public final class ScalarOps {
 
     // ---- per-row ops ----
 
-    static void convert(Tensor x, Tensor y) {
-        RowAccess in = new RowAccess(x);
-        RowAccess out = new RowAccess(y);
-        float[] row = new float[in.cols];
-        for (long r = 0; r < in.rows; r++) {
-            out.write(r, in.read(r, row));
-        }
+    /** One per-row op, in place on row {@code r} of {@code cols} values. */
+    private interface RowOp {
+        void apply(long r, float[] row, int cols);
     }
 
-    static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+    /** Reads each row of x, applies {@code op} in place, and writes the row to the same row of y. */
+    private static void eachRow(Tensor x, Tensor y, RowOp op) {
         RowAccess in = new RowAccess(x);
         RowAccess out = new RowAccess(y);
-        float[] w = weight == null ? null : weight.toFloatArray();
         float[] row = new float[in.cols];
         for (long r = 0; r < in.rows; r++) {
             in.read(r, row);
-            rmsNormRow(row, in.cols, w, eps);
+            op.apply(r, row, in.cols);
             out.write(r, row);
         }
+    }
+
+    static void convert(Tensor x, Tensor y) {
+        eachRow(x, y, (r, row, cols) -> {
+            // reading into f32 and writing rounds to y's dtype: nothing else to do
+        });
+    }
+
+    static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
+        float[] w = weight == null ? null : weight.toFloatArray();
+        eachRow(x, y, (r, row, cols) -> rmsNormRow(row, cols, w, eps));
     }
 
     /** RMSNorm of one row in place; {@code w} null for none. */
@@ -321,22 +321,17 @@ public final class ScalarOps {
     }
 
     static void rope(Tensor x, Tensor y, RopeSpec spec, long startPos, boolean inverse) {
-        RowAccess in = new RowAccess(x);
-        RowAccess out = new RowAccess(y);
-        if (in.rows == 0) {
+        if (x.shape().numel() == 0) {
             return;
         }
         float[] f = spec.frequencies();
-        long rowsPerPos = x.rank() < 2 ? 1 : in.rows / x.dim(0); // [S, ..., R]: the rows of one token
-        float[] row = new float[in.cols];
+        long rowsPerPos = x.rank() < 2 ? 1 : x.shape().rows() / x.dim(0); // [S, ..., R]: the rows of one token
         float[] cos = new float[f.length];
         float[] sin = new float[f.length];
-        for (long r = 0; r < in.rows; r++) {
-            in.read(r, row);
+        eachRow(x, y, (r, row, cols) -> {
             ropeAngles(f, startPos + r / rowsPerPos, inverse, cos, sin);
-            ropeRow(row, in.cols, cos, sin);
-            out.write(r, row);
-        }
+            ropeRow(row, cols, cos, sin);
+        });
     }
 
     /** cos and sin (negated for the inverse) of every pair's angle at {@code pos}. */
@@ -359,14 +354,7 @@ public final class ScalarOps {
     }
 
     static void hadamard(Tensor x, Tensor y) {
-        RowAccess in = new RowAccess(x);
-        RowAccess out = new RowAccess(y);
-        float[] row = new float[in.cols];
-        for (long r = 0; r < in.rows; r++) {
-            in.read(r, row);
-            hadamardRow(row, in.cols);
-            out.write(r, row);
-        }
+        eachRow(x, y, (r, row, cols) -> hadamardRow(row, cols));
     }
 
     /** Normalized Walsh-Hadamard transform of one row in place (d a power of two). */
@@ -423,14 +411,7 @@ public final class ScalarOps {
     }
 
     static void softmax(Tensor x, Tensor y) {
-        RowAccess in = new RowAccess(x);
-        RowAccess out = new RowAccess(y);
-        float[] row = new float[in.cols];
-        for (long r = 0; r < in.rows; r++) {
-            in.read(r, row);
-            softmaxRow(row, in.cols);
-            out.write(r, row);
-        }
+        eachRow(x, y, (r, row, cols) -> softmaxRow(row, cols));
     }
 
     /** Softmax of one row in place: exp(x - max) / sum, the sum in double. */
