@@ -3,18 +3,13 @@ package io.github.ds4j.cli.op;
 import io.github.ds4j.Compute;
 import io.github.ds4j.Tensor;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /** {@code op fp4-sim}: FP4 (E2M1) quantize-dequantize (spec §2). */
 @Command(name = "fp4-sim", mixinStandardHelpOptions = true,
         description = "FP4 E2M1 quantize-dequantize over blocks of columns: y = e2m1(clamp(x / s, -6, 6)) * s, y has x's dtype.")
 public final class Fp4SimOp extends QuantSimulationOp {
-    @Option(names = "--block", defaultValue = "32", description = "Columns per scale (default: ${DEFAULT-VALUE}).")
-    int block;
-
-    @Override
-    protected int block() {
-        return block;
+    public Fp4SimOp() {
+        super(32);
     }
 
     @Override
