@@ -1,6 +1,5 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Shape;
@@ -9,33 +8,21 @@ import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.spi.AttentionKernels.Fp8KvLayout;
 import io.github.ds4j.spi.AttentionKernels.KvRows;
 import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.MoeFixtures;
 import io.github.ds4j.v4.ref.RefNumbers;
 import io.github.ds4j.v4.ref.RefOps;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The CPU attention kernels against their SPI contracts, computed independently in float64. */
 class AttentionKernelsTest {
-    static Compute compute;
-    static AttentionKernels kernels;
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-        kernels = compute.backend().attentionKernels().orElseThrow();
-    }
-
-    @AfterAll
-    static void close() {
-        compute.close();
-    }
+    static final AttentionKernels kernels = CPU.backend().attentionKernels().orElseThrow();
 
     @Test
     void sparseAttentionWithSinkMatchesFloat64OverMixedSourcesAndSkipsMinusOne() {
@@ -171,7 +158,7 @@ class AttentionKernelsTest {
              Tensor ring = Tensor.allocate(DType.BF16, Shape.of(2, 5, 96))) {
             AttentionFixtures.poison(ring);
             kernels.storeKv(src, KvRows.real(ring), 8, 5);
-            double[][] got = AttentionFixtures.rows(ring);
+            double[][] got = MoeFixtures.rows(ring);
             int[] slotOf = {3, 4, 0, 1};
             for (int b = 0; b < 2; b++) {
                 for (int i = 0; i < 4; i++) {

@@ -1,19 +1,19 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.MoeFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
 import java.util.Map;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
+import static io.github.ds4j.v4.LayerTests.TINY;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -25,7 +25,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * top-4, layers with ratios 0, 4, 16.
  */
 class AttentionTest {
-    static final V4Config TINY = V4Config.tiny();
     static final long[] SEEDS = {101, 202, 404};
     /**
      * Relative L2 error of any one token. Layer (f32) and reference (f64) round to bf16 at the same
@@ -38,18 +37,6 @@ class AttentionTest {
     static final double MEAN_TOLERANCE = 1e-2;
     /** Indexer scores this close (relative to the largest) at the top-k boundary make the choice a coin toss. */
     static final double TIE_TOLERANCE = 2e-2;
-
-    static Compute compute;
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-    }
-
-    @AfterAll
-    static void close() {
-        compute.close();
-    }
 
     @Test
     void windowLayerMatchesFloat64ReferenceWhenThePromptWrapsTheWindow() {
@@ -106,7 +93,7 @@ class AttentionTest {
             System.out.println("decodeEqualsPrefillWithinRounding: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 40, TINY.hiddenSize());
             try (MapSource w = MapSource.attention(TINY, layer, seed);
-                 Attention attn = Attention.load(compute, TINY, layer, w)) {
+                 Attention attn = Attention.load(CPU, TINY, layer, w)) {
                 double[][] prefill = run(attn, x, KvCache.Format.BF16, 40);
                 double[][] decode = run(attn, x, KvCache.Format.BF16, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
                 for (int i = 0; i < prefill.length; i++) {
@@ -127,7 +114,7 @@ class AttentionTest {
             System.out.println("fp8KvCacheGivesTheBf16CacheResult: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 40, TINY.hiddenSize());
             try (MapSource w = MapSource.attention(TINY, layer, seed);
-                 Attention attn = Attention.load(compute, TINY, layer, w)) {
+                 Attention attn = Attention.load(CPU, TINY, layer, w)) {
                 double[][] bf16 = run(attn, x, KvCache.Format.BF16, 30, 1, 1, 1, 1, 1, 5);
                 double[][] fp8 = run(attn, x, KvCache.Format.FP8, 30, 1, 1, 1, 1, 1, 5);
                 for (int i = 0; i < bf16.length; i++) {
@@ -146,7 +133,7 @@ class AttentionTest {
         System.out.println("input forms: seed " + seed);
         double[][][] x = AttentionFixtures.randomInput(seed, 1, 21, TINY.hiddenSize());
         try (MapSource w = MapSource.attention(TINY, 1, seed);
-             Attention attn = Attention.load(compute, TINY, 1, w);
+             Attention attn = Attention.load(CPU, TINY, 1, w);
              KvCache a = attn.newCache(1, 21, KvCache.Format.BF16);
              KvCache b = attn.newCache(1, 21, KvCache.Format.BF16);
              Tensor bf16 = AttentionFixtures.tokens(x, 0, 21, DType.BF16);
@@ -166,8 +153,8 @@ class AttentionTest {
 
     @Test
     void fp8CacheTakesLessMemoryThanBf16() {
-        try (KvCache a = KvCache.create(compute, TINY, 1, 1, 1024, KvCache.Format.BF16);
-             KvCache b = KvCache.create(compute, TINY, 1, 1, 1024, KvCache.Format.FP8)) {
+        try (KvCache a = KvCache.create(CPU, TINY, 1, 1, 1024, KvCache.Format.BF16);
+             KvCache b = KvCache.create(CPU, TINY, 1, 1, 1024, KvCache.Format.FP8)) {
             assertTrue(b.bytes() < a.bytes(), "FP8 " + b.bytes() + " bytes vs bf16 " + a.bytes());
             assertEquals(163, b.fp8Layout().tokenBytes());
         }
@@ -178,7 +165,7 @@ class AttentionTest {
         int mtp = TINY.numLayers();
         try (MapSource w = MapSource.attention(TINY, mtp, 9)) {
             assertTrue(w.contains("mtp.0.attn.wq_a.weight"));
-            try (Attention attn = Attention.load(compute, TINY, mtp, w)) {
+            try (Attention attn = Attention.load(CPU, TINY, mtp, w)) {
                 assertMatchesReference(TINY, mtp, 9, 1, 18, KvCache.Format.BF16, 18);
                 assertEquals(0, attn.compressRatio());
             }
@@ -191,26 +178,26 @@ class AttentionTest {
             Map<String, Tensor> map = new HashMap<>(w.tensors());
             map.remove("layers.1.attn.indexer.wq_b.scale");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> Attention.load(compute, TINY, 1, source(map)));
+                    () -> Attention.load(CPU, TINY, 1, source(map)));
             assertTrue(e.getMessage().contains("layers.1.attn.indexer.wq_b.scale") && e.getMessage().contains("missing"), e.getMessage());
 
             try (Tensor wrongShape = Tensor.allocate(DType.F8_E4M3, Shape.of(512, 256))) {
                 map.put("layers.1.attn.indexer.wq_b.scale", w.tensor("layers.1.attn.indexer.wq_b.scale"));
                 map.put("layers.1.attn.wq_b.weight", wrongShape);
-                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(compute, TINY, 1, source(map)));
+                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(CPU, TINY, 1, source(map)));
                 assertTrue(e.getMessage().startsWith("layers.1.attn.wq_b.weight: expected shape [512, 128]"), e.getMessage());
             }
             try (Tensor wrongType = Tensor.allocate(DType.I32, Shape.of(128))) {
                 map.put("layers.1.attn.wq_b.weight", w.tensor("layers.1.attn.wq_b.weight"));
                 map.put("layers.1.attn.q_norm.weight", wrongType);
-                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(compute, TINY, 1, source(map)));
+                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(CPU, TINY, 1, source(map)));
                 assertTrue(e.getMessage().startsWith("layers.1.attn.q_norm.weight: expected dtype"), e.getMessage());
                 assertTrue(e.getMessage().endsWith("got I32"), e.getMessage());
             }
             try (Tensor wrongApe = Tensor.allocate(DType.F32, Shape.of(4, 128))) {
                 map.put("layers.1.attn.q_norm.weight", w.tensor("layers.1.attn.q_norm.weight"));
                 map.put("layers.1.attn.compressor.ape", wrongApe);
-                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(compute, TINY, 1, source(map)));
+                e = assertThrows(IllegalArgumentException.class, () -> Attention.load(CPU, TINY, 1, source(map)));
                 assertTrue(e.getMessage().startsWith("layers.1.attn.compressor.ape: expected shape [4, 256]"), e.getMessage());
             }
         }
@@ -219,7 +206,7 @@ class AttentionTest {
     @Test
     void forwardRejectsAWrongPositionBatchOrWidthBeforeComputing() {
         try (MapSource w = MapSource.attention(TINY, 0, 6);
-             Attention attn = Attention.load(compute, TINY, 0, w);
+             Attention attn = Attention.load(CPU, TINY, 0, w);
              KvCache cache = attn.newCache(2, 32, KvCache.Format.BF16);
              Tensor x = Tensor.fromFloats(new float[2 * 3 * 256], DType.BF16, Shape.of(2, 3, 256));
              Tensor x1 = Tensor.fromFloats(new float[3 * 256], DType.BF16, Shape.of(1, 3, 256));
@@ -234,7 +221,7 @@ class AttentionTest {
                 e = assertThrows(IllegalArgumentException.class, () -> attn.forward(x, 0, small));
                 assertEquals("x: positions 0..2 exceed the cache capacity of 2 positions", e.getMessage());
             }
-            try (KvCache other = KvCache.create(compute, TINY, 1, 2, 32, KvCache.Format.BF16)) {
+            try (KvCache other = KvCache.create(CPU, TINY, 1, 2, 32, KvCache.Format.BF16)) {
                 e = assertThrows(IllegalArgumentException.class, () -> attn.forward(x, 0, other));
                 assertTrue(e.getMessage().startsWith("cache: expected a cache of layer 0"), e.getMessage());
             }
@@ -254,7 +241,7 @@ class AttentionTest {
                 + ", batch " + batch + ", " + seq + " tokens in chunks " + java.util.Arrays.toString(chunks) + ", " + format);
         double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, c.hiddenSize());
         try (MapSource w = MapSource.attention(c, layer, seed);
-             Attention attn = Attention.load(compute, c, layer, w)) {
+             Attention attn = Attention.load(CPU, c, layer, w)) {
             double[][] got = run(attn, x, format, chunks);
             RefAttention ref = new RefAttention(c, layer, w.tensors());
             int ties = 0;
@@ -293,7 +280,7 @@ class AttentionTest {
                 try (Tensor xs = AttentionFixtures.tokens(x, start, start + n, DType.BF16);
                      Tensor y = attn.forward(xs, start, cache)) {
                     assertArrayEquals(new long[] {batch, n, hidden}, y.shape().toArray());
-                    double[][] rows = AttentionFixtures.rows(y);
+                    double[][] rows = MoeFixtures.rows(y);
                     for (int b = 0; b < batch; b++) {
                         for (int i = 0; i < n; i++) {
                             out[b * seq + start + i] = rows[b * n + i];

@@ -1,16 +1,16 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.checkpoint.CheckpointGenerator;
 import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.MoeFixtures;
+import io.github.ds4j.v4.ref.HcReference;
 import io.github.ds4j.v4.ref.RefBlock;
 import io.github.ds4j.v4.ref.RefNumbers;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -54,18 +55,11 @@ class BlockTest {
 
     @TempDir
     static Path dir;
-    static Compute compute;
     static final Map<Long, Checkpoint> CHECKPOINTS = new HashMap<>();
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-    }
 
     @AfterAll
     static void close() {
         CHECKPOINTS.values().forEach(Checkpoint::close);
-        compute.close();
     }
 
     /** A tiny checkpoint of seed {@code seed}, written once. */
@@ -307,7 +301,7 @@ class BlockTest {
     }
 
     static Block load(Checkpoint ckpt, int layer) {
-        return Block.load(compute, ckpt.config(), layer, ckpt.layer(layer, Checkpoint.Part.BLOCK));
+        return Block.load(CPU, ckpt.config(), layer, ckpt.layer(layer, Checkpoint.Part.BLOCK));
     }
 
     static void assertMatchesReference(long seed, int layer, int batch, int seq, KvCache.Format format, int... chunks) {
@@ -347,7 +341,7 @@ class BlockTest {
                 for (int t = 0; t < seq; t++) {
                     double err = Double.POSITIVE_INFINITY;
                     for (double[][] alt : r.alternatives().get(t)) {
-                        err = Math.min(err, AttentionFixtures.relError(got[b * seq + t], flat(alt)));
+                        err = Math.min(err, AttentionFixtures.relError(got[b * seq + t], HcReference.flat(alt)));
                     }
                     ties += r.ambiguous(t) ? 1 : 0;
                     worst = Math.max(worst, err);
@@ -364,11 +358,11 @@ class BlockTest {
 
     /** The layer's own mHC pre output (the attention input) for every token, [B*T][D]. */
     static double[][] attentionInput(Checkpoint ckpt, int layer, Inputs in) {
-        HyperConnections hc = HyperConnections.load(compute, TINY, layer, HyperConnections.Site.ATTENTION,
+        HyperConnections hc = HyperConnections.load(CPU, TINY, layer, HyperConnections.Site.ATTENTION,
                 ckpt.layer(layer, Checkpoint.Part.BLOCK));
         try (Tensor x = in.streams(0, in.seq());
              HyperConnections.Pre pre = hc.pre(x)) {
-            return AttentionFixtures.rows(pre.input());
+            return MoeFixtures.rows(pre.input());
         }
     }
 
@@ -418,7 +412,7 @@ class BlockTest {
             for (int n : chunks) {
                 try (Tensor xs = AttentionFixtures.tokens(x, at, at + n, DType.BF16);
                      Tensor y = attn.forward(xs, start + at, cache)) {
-                    double[][] rows = AttentionFixtures.rows(y);
+                    double[][] rows = MoeFixtures.rows(y);
                     for (int b = 0; b < batch; b++) {
                         for (int i = 0; i < n; i++) {
                             out[b * seq + at + i] = rows[b * n + i];
@@ -434,14 +428,5 @@ class BlockTest {
 
     static double[][] run(Block block, Inputs in, KvCache.Format format, int... chunks) {
         return runFrom(0, block, in, format, chunks);
-    }
-
-    private static double[] flat(double[][] streams) {
-        int d = streams[0].length;
-        double[] f = new double[streams.length * d];
-        for (int j = 0; j < streams.length; j++) {
-            System.arraycopy(streams[j], 0, f, j * d, d);
-        }
-        return f;
     }
 }

@@ -1,19 +1,19 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.MoeFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
+import static io.github.ds4j.v4.LayerTests.TINY;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -22,21 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * only complete entries emitted, the decode state carried across arbitrary chunk boundaries.
  */
 class CompressorTest {
-    static final V4Config TINY = V4Config.tiny();
     /** Chunks that start and end inside blocks, cross several blocks at once, and decode single tokens. */
     static final int[] CHUNKS = {5, 3, 1, 1, 1, 1, 9, 16, 1, 1, 6};
-
-    static Compute compute;
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-    }
-
-    @AfterAll
-    static void close() {
-        compute.close();
-    }
 
     @Test
     void overlappingCsaCompressorMatchesReferenceAcrossChunkBoundaries() {
@@ -74,13 +61,13 @@ class CompressorTest {
         System.out.println("compressor vs float64 reference: " + prefix + " (ratio " + ratio + "), seed " + seed);
         double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, TINY.hiddenSize());
         try (MapSource w = MapSource.attention(TINY, layer, seed);
-             AttentionWeightSet set = new AttentionWeightSet(compute, TINY, layer, w);
+             AttentionWeightSet set = new AttentionWeightSet(CPU, TINY, layer, w);
              Tensor kvState = Tensor.allocate(DType.F32, Shape.of(batch, c * ratio, c * dim));
              Tensor scoreState = Tensor.allocate(DType.F32, Shape.of(batch, c * ratio, c * dim))) {
             AttentionFixtures.poison(kvState);
             AttentionFixtures.poison(scoreState);
-            AttentionKernels kernels = compute.backend().attentionKernels().orElseThrow();
-            Compressor compressor = Compressor.load(compute, kernels, set, prefix, ratio, dim, TINY.ropeDim(), TINY.ropeFor(layer),
+            AttentionKernels kernels = CPU.backend().attentionKernels().orElseThrow();
+            Compressor compressor = Compressor.load(CPU, kernels, set, prefix, ratio, dim, TINY.ropeDim(), TINY.ropeFor(layer),
                     (float) TINY.rmsNormEps(), forIndexer);
             RefAttention ref = new RefAttention(TINY, layer, w.tensors());
             RefAttention.Compressor refCompressor = forIndexer ? ref.indexCompressor() : ref.compressor();
@@ -99,7 +86,7 @@ class CompressorTest {
                     // Only entries whose whole block lies before `end` exist.
                     int first = start / ratio;
                     assertEquals(end / ratio - first, entries.dim(1), "entries emitted by tokens " + start + ".." + (end - 1));
-                    double[][] got = AttentionFixtures.rows(entries);
+                    double[][] got = MoeFixtures.rows(entries);
                     for (int b = 0; b < batch; b++) {
                         for (int e = 0; e < entries.dim(1); e++) {
                             double err = AttentionFixtures.relError(got[(int) (b * entries.dim(1) + e)], expected[b][first + e]);

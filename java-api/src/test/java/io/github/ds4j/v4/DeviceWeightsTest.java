@@ -23,6 +23,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
+import static io.github.ds4j.v4.LayerTests.TINY;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -35,14 +37,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * layer closes.
  */
 class DeviceWeightsTest {
-    static final V4Config TINY = V4Config.tiny();
     static final CheckpointLayout LAYOUT = new CheckpointLayout(TINY);
 
     @Test
     void hostWeightsAreServedWithoutACopy() {
         try (MapSource src = MapSource.moe(TINY, 1, 3)) {
             long before = Storage.liveCount(Device.CPU);
-            try (DeviceWeights w = new DeviceWeights(Compute.of(CpuBackend.shared()), src)) {
+            try (DeviceWeights w = new DeviceWeights(CPU, src)) {
                 for (String name : src.tensors().keySet()) {
                     assertSame(src.tensors().get(name), w.tensor(name), name);
                 }
@@ -56,7 +57,7 @@ class DeviceWeightsTest {
         try (Tensor square = Tensor.fromFloats(new float[] {1, 2, 3, 4, 5, 6}, DType.F32, Shape.of(2, 3))) {
             TensorSource src = new MapSource(Map.of("t", square.transpose(0, 1))); // a view: it owns nothing
             long before = Storage.liveCount(Device.CPU);
-            DeviceWeights w = new DeviceWeights(Compute.of(CpuBackend.shared()), src);
+            DeviceWeights w = new DeviceWeights(CPU, src);
             Tensor dense = w.tensor("t");
             assertTrue(dense.isContiguous());
             assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, dense.toFloatArray());
@@ -118,7 +119,6 @@ class DeviceWeightsTest {
     void aBlockRunOnTheCpuLeavesNoStorageOpenAfterClose() {
         long seed = 7;
         System.out.println("DeviceWeightsTest seed " + seed);
-        Compute cpu = Compute.of(CpuBackend.shared());
         try (MapSource src = MapSource.random(TINY, seed, LAYOUT.block(0))) {
             long before = Storage.liveCount(Device.CPU);
             float[] x = new float[3 * TINY.hcMult() * TINY.hiddenSize()];
@@ -126,7 +126,7 @@ class DeviceWeightsTest {
             for (int i = 0; i < x.length; i++) {
                 x[i] = (float) rng.nextGaussian();
             }
-            try (Block block = Block.load(cpu, TINY, 0, src);
+            try (Block block = Block.load(CPU, TINY, 0, src);
                  KvCache cache = block.newCache(1, 8, KvCache.Format.BF16);
                  Tensor streams = Tensor.fromFloats(x, DType.BF16, Shape.of(1, 3, TINY.hcMult(), TINY.hiddenSize()));
                  Tensor ids = Tensor.fromLongs(new long[] {1, 2, 3}, DType.I64, Shape.of(1, 3));

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -37,7 +38,7 @@ class ExpertTest {
                 SplittableRandom rng = new SplittableRandom(seed);
                 try (MapSource src = MapSource.moe(c, 1, seed);
                      Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(5, c.hiddenSize()), std);
-                     Tensor y = Moe.load(MoeTest.CPU, c, 1, src).sharedExpert(x)) {
+                     Tensor y = Moe.load(CPU, c, 1, src).sharedExpert(x)) {
                     assertEquals(DType.BF16, y.dtype());
                     double[][] got = MoeFixtures.rows(y);
                     double[][] xs = MoeFixtures.rows(x);
@@ -68,7 +69,7 @@ class ExpertTest {
         try (MapSource src = MapSource.moe(c, 1, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(4, c.hiddenSize()), 1.0)) {
             assertTrue(src.tensors().keySet().stream().noneMatch(n -> n.contains("shared_experts")));
-            Moe moe = Moe.load(MoeTest.CPU, c, 1, src);
+            Moe moe = Moe.load(CPU, c, 1, src);
             assertNull(moe.sharedExpert(x));
             try (Tensor y = moe.forward(x, null)) {
                 double[][] ref = MoeTest.reference(c, src, 1, MoeFixtures.rows(x), null, true, Options.SPEC);
@@ -88,7 +89,7 @@ class ExpertTest {
         try (MapSource src = MapSource.moe(c, mtp, seed);
              Tensor x = MoeFixtures.randomTensor(rng, DType.BF16, Shape.of(3, c.hiddenSize()), 1.0)) {
             assertTrue(src.tensors().keySet().stream().allMatch(n -> n.startsWith("mtp.0.ffn.")));
-            Moe moe = Moe.load(MoeTest.CPU, c, mtp, src);
+            Moe moe = Moe.load(CPU, c, mtp, src);
             assertTrue(!moe.isHashRouted());
             try (Tensor y = moe.forward(x, null)) {
                 assertEquals(x.shape(), y.shape());

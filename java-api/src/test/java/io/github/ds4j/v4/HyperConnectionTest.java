@@ -1,6 +1,5 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
@@ -15,13 +14,13 @@ import org.junit.jupiter.api.Test;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class HyperConnectionTest {
-    static final Compute CPU = Compute.of(CpuBackend.shared());
     static final HyperConnectionKernels KERNELS = CpuBackend.shared().hyperConnectionKernels().orElseThrow();
     /** One bf16 ulp: the reference and the layer may round a value on either side of a tie. */
     static final double BF16_REL = 0x1p-7;
@@ -36,15 +35,6 @@ class HyperConnectionTest {
             x[i] = rows[t * n + i];
         }
         return x;
-    }
-
-    static double[] flat(double[][] x) {
-        int d = x[0].length;
-        double[] out = new double[x.length * d];
-        for (int i = 0; i < x.length; i++) {
-            System.arraycopy(x[i], 0, out, i * d, d);
-        }
-        return out;
     }
 
     // ---- Sinkhorn ----
@@ -212,7 +202,7 @@ class HyperConnectionTest {
                             double rel = bf16 ? BF16_REL : 1e-5;
                             for (int t = 0; t < tokens; t++) {
                                 double[][] st = streams(xs, t, n);
-                                double[] mix = HcReference.mixes(flat(st), w.fn(), c.rmsNormEps());
+                                double[] mix = HcReference.mixes(HcReference.flat(st), w.fn(), c.rmsNormEps());
                                 HcReference.Split s = HcReference.split(mix, w.scale(), w.base(), n, c.hcSinkhornIters(), c.hcEps(), Variant.SPEC);
                                 double[] sum = HcReference.round(HcReference.weightedSum(st, s.pre()), bf16);
                                 double[] in = HcReference.round(HcReference.rmsNorm(sum, w.norm(), c.rmsNormEps()), bf16);
@@ -259,7 +249,7 @@ class HyperConnectionTest {
                         double[][] got = MoeFixtures.rows(y);
                         for (int t = 0; t < 6; t++) {
                             double[][] st = streams(xs, t, n);
-                            double[] pre = HcReference.headPre(HcReference.mixes(flat(st), fn, c.rmsNormEps()), scale, base, c.hcEps());
+                            double[] pre = HcReference.headPre(HcReference.mixes(HcReference.flat(st), fn, c.rmsNormEps()), scale, base, c.hcEps());
                             double[] sum = HcReference.round(HcReference.weightedSum(st, pre), true);
                             double[] ref = HcReference.round(HcReference.rmsNorm(sum, norm, c.rmsNormEps()), true);
                             MoeFixtures.assertClose(new double[][] {got[t]}, new double[][] {ref}, BF16_REL, 1e-30, "head row " + t);

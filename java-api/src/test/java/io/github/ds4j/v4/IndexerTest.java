@@ -1,6 +1,5 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
@@ -8,37 +7,24 @@ import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.v4.ref.AttentionFixtures;
 import io.github.ds4j.v4.ref.RefAttention;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
+import static io.github.ds4j.v4.LayerTests.TINY;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The CSA indexer (spec §3.2) against the float64 reference: visibility, -1 padding, top-k choice. */
 class IndexerTest {
-    static final V4Config TINY = V4Config.tiny();
     static final int LAYER = 1;
     /**
      * A selected entry may rank below the reference's k-th best by at most this much (relative to
      * the largest score): FP4 simulation flips between f32 and f64 move scores by about this.
      */
     static final double REGRET_TOLERANCE = 2e-2;
-
-    static Compute compute;
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-    }
-
-    @AfterAll
-    static void close() {
-        compute.close();
-    }
 
     @Test
     void topKPicksTheBestCompleteEntriesAndPadsWithMinusOne() {
@@ -52,10 +38,10 @@ class IndexerTest {
             System.out.println("indexer top-k vs float64 reference: seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, batch, seq, TINY.hiddenSize());
             try (MapSource w = MapSource.attention(TINY, LAYER, seed);
-                 AttentionWeightSet set = new AttentionWeightSet(compute, TINY, LAYER, w);
-                 KvCache cache = KvCache.create(compute, TINY, LAYER, batch, seq, KvCache.Format.BF16)) {
-                AttentionKernels kernels = compute.backend().attentionKernels().orElseThrow();
-                Indexer indexer = Indexer.load(compute, kernels, TINY, set, "layers.1.attn.indexer.", TINY.ropeFor(LAYER));
+                 AttentionWeightSet set = new AttentionWeightSet(CPU, TINY, LAYER, w);
+                 KvCache cache = KvCache.create(CPU, TINY, LAYER, batch, seq, KvCache.Format.BF16)) {
+                AttentionKernels kernels = CPU.backend().attentionKernels().orElseThrow();
+                Indexer indexer = Indexer.load(CPU, kernels, TINY, set, "layers.1.attn.indexer.", TINY.ropeFor(LAYER));
                 RefAttention ref = new RefAttention(TINY, LAYER, w.tensors());
                 double[][][] qr = new double[batch][seq][];
                 double[][][] keys = new double[batch][][];
@@ -146,7 +132,7 @@ class IndexerTest {
     @Test
     void scoresHideIncompleteEntriesAndTopKPadsWithMinusOne() {
         // Kernel-level: 1 sequence, 3 queries at positions 6..8, 3 entries available.
-        AttentionKernels kernels = compute.backend().attentionKernels().orElseThrow();
+        AttentionKernels kernels = CPU.backend().attentionKernels().orElseThrow();
         float[] s = {5, 1, 3, Float.NaN, 4, 9, 4, 4, 1};
         try (Tensor scores = Tensor.fromFloats(s, DType.F32, Shape.of(1, 3, 3));
              Tensor idx = Tensor.fromLongs(new long[] {77, 77, 77, 77, 77, 77}, DType.I32, Shape.of(1, 3, 2))) {

@@ -1,17 +1,17 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.spi.AttentionKernels.Fp8KvLayout;
 import io.github.ds4j.spi.AttentionKernels.KvRows;
 import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.MoeFixtures;
 import io.github.ds4j.v4.ref.RefNumbers;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
+import static io.github.ds4j.v4.LayerTests.TINY;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -19,19 +19,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The KV cache: its two row formats, what it holds after prefill and decode, reuse and misuse. */
 class KvCacheTest {
-    static final V4Config TINY = V4Config.tiny();
-    static Compute compute;
-
-    @BeforeAll
-    static void open() {
-        compute = Compute.open("cpu");
-    }
-
-    @AfterAll
-    static void close() {
-        compute.close();
-    }
-
     @Test
     void fp8CacheRowsDecodeToTheBf16CacheRowsExactly() {
         for (int layer = 0; layer < 3; layer++) {
@@ -39,7 +26,7 @@ class KvCacheTest {
             System.out.println("FP8 vs bf16 cache rows: layer " + layer + ", seed " + seed);
             double[][][] x = AttentionFixtures.randomInput(seed, 2, 37, TINY.hiddenSize());
             try (MapSource w = MapSource.attention(TINY, layer, seed);
-                 Attention attn = Attention.load(compute, TINY, layer, w);
+                 Attention attn = Attention.load(CPU, TINY, layer, w);
                  KvCache bf16 = attn.newCache(2, 40, KvCache.Format.BF16);
                  KvCache fp8 = attn.newCache(2, 40, KvCache.Format.FP8)) {
                 for (KvCache cache : new KvCache[] {bf16, fp8}) {
@@ -65,7 +52,7 @@ class KvCacheTest {
             double[][][] first = AttentionFixtures.randomInput(seed, 1, 29, TINY.hiddenSize());
             double[][][] second = AttentionFixtures.randomInput(seed + 1000, 1, 29, TINY.hiddenSize());
             try (MapSource w = MapSource.attention(TINY, layer, seed);
-                 Attention attn = Attention.load(compute, TINY, layer, w);
+                 Attention attn = Attention.load(CPU, TINY, layer, w);
                  KvCache reused = attn.newCache(1, 32, KvCache.Format.FP8);
                  KvCache fresh = attn.newCache(1, 32, KvCache.Format.FP8)) {
                 feed(attn, reused, first, 29);
@@ -83,7 +70,7 @@ class KvCacheTest {
     @Test
     void compressedEntriesCountOnlyCompleteBlocks() {
         try (MapSource w = MapSource.attention(TINY, 2, 3);
-             Attention attn = Attention.load(compute, TINY, 2, w);
+             Attention attn = Attention.load(CPU, TINY, 2, w);
              KvCache cache = attn.newCache(1, 40, KvCache.Format.BF16)) {
             double[][][] x = AttentionFixtures.randomInput(3, 1, 34, TINY.hiddenSize());
             int start = 0;
@@ -102,8 +89,8 @@ class KvCacheTest {
 
     @Test
     void fp8LayoutFollowsTheHeadSizes() {
-        try (KvCache flash = KvCache.create(compute, V4Config.flash(), 2, 1, 256, KvCache.Format.FP8);
-             KvCache tiny = KvCache.create(compute, TINY, 1, 1, 64, KvCache.Format.FP8)) {
+        try (KvCache flash = KvCache.create(CPU, V4Config.flash(), 2, 1, 256, KvCache.Format.FP8);
+             KvCache tiny = KvCache.create(CPU, TINY, 1, 1, 64, KvCache.Format.FP8)) {
             assertEquals(584, flash.fp8Layout().tokenBytes());
             assertEquals(65 * 576, flash.fp8Layout().pageBytes());
             // head 128 with rope 32: 96 E4M3 + 64 bytes of bf16, 2 scales + pad; pages of 64 tokens padded to 160 bytes.
@@ -121,14 +108,14 @@ class KvCacheTest {
     @Test
     void createAndForwardRejectMisuse() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> KvCache.create(compute, TINY, 0, 0, 16, KvCache.Format.BF16));
+                () -> KvCache.create(CPU, TINY, 0, 0, 16, KvCache.Format.BF16));
         assertEquals("batch: must be at least 1, got 0", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(compute, TINY, 0, 1, 0, KvCache.Format.BF16));
+        e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(CPU, TINY, 0, 1, 0, KvCache.Format.BF16));
         assertEquals("capacity: must be at least 1 position, got 0", e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(compute, TINY, 9, 1, 16, KvCache.Format.BF16));
+        e = assertThrows(IllegalArgumentException.class, () -> KvCache.create(CPU, TINY, 9, 1, 16, KvCache.Format.BF16));
         assertTrue(e.getMessage().startsWith("layer 9 out of range"), e.getMessage());
         try (MapSource w = MapSource.attention(TINY, 0, 4);
-             Attention attn = Attention.load(compute, TINY, 0, w);
+             Attention attn = Attention.load(CPU, TINY, 0, w);
              Tensor x = AttentionFixtures.tokens(AttentionFixtures.randomInput(4, 1, 2, TINY.hiddenSize()), 0, 2, DType.BF16)) {
             KvCache cache = attn.newCache(1, 8, KvCache.Format.FP8);
             cache.close();
@@ -148,7 +135,7 @@ class KvCacheTest {
         for (int n : chunks) {
             try (Tensor xs = AttentionFixtures.tokens(x, start, start + n, DType.BF16);
                  Tensor y = attn.forward(xs, start, cache)) {
-                double[][] rows = AttentionFixtures.rows(y);
+                double[][] rows = MoeFixtures.rows(y);
                 for (int b = 0; b < x.length; b++) {
                     for (int i = 0; i < n; i++) {
                         out[b * seq + start + i] = rows[b * n + i];
@@ -162,7 +149,7 @@ class KvCacheTest {
 
     /** Compares the first rows of a bf16 store with an FP8 store decoded here from its bytes. */
     static void assertRowsEqual(KvRows bf16, KvRows fp8, int rows, String what) {
-        double[][] expected = AttentionFixtures.rows(bf16.data());
+        double[][] expected = MoeFixtures.rows(bf16.data());
         byte[] bytes = fp8.data().toByteArray();
         Fp8KvLayout l = fp8.fp8();
         int hd = l.headDim();

@@ -6,7 +6,7 @@ import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.cpu.CpuBackend;
 import io.github.ds4j.spi.MoeKernels;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeNumbers;
+import io.github.ds4j.v4.ref.RefNumbers;
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
@@ -166,7 +166,7 @@ class MoeDispatchTest {
                         double gv = Math.min(gs[r][c], limit);
                         double uv = Math.max(-limit, Math.min(limit, us[r][c]));
                         clamped += gv != gs[r][c] || uv != us[r][c] ? 1 : 0;
-                        expected = MoeNumbers.bf16(ws[p] * (gv / (1 + Math.exp(-gv)) * uv));
+                        expected = RefNumbers.bf16(ws[p] * (gv / (1 + Math.exp(-gv)) * uv));
                     }
                     assertEquals(expected, got[r][c], Math.abs(expected) * 0x1p-8 + 1e-30, "h[" + r + "][" + c + "]");
                 }

@@ -1,14 +1,12 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.internal.checkpoint.RandomWeights;
-import io.github.ds4j.internal.cpu.CpuBackend;
 import io.github.ds4j.v4.ref.MoeFixtures;
-import io.github.ds4j.v4.ref.MoeNumbers;
+import io.github.ds4j.v4.ref.RefNumbers;
 import io.github.ds4j.v4.ref.MapSource;
 import io.github.ds4j.v4.ref.MoeReference;
 import io.github.ds4j.v4.ref.MoeReference.ExpertWeights;
@@ -20,13 +18,13 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MoeTest {
-    static final Compute CPU = Compute.of(CpuBackend.shared());
     /** Relative L2 error allowed against the float64 reference: rare one-ulp bf16 flips only. */
     static final double TOL = 1e-3;
 
@@ -51,7 +49,7 @@ class MoeTest {
         int beyond = 0;
         for (double[] token : x) {
             for (double[] row : w.w1()) {
-                beyond += Math.abs(MoeNumbers.dot(token, row)) > limit ? 1 : 0;
+                beyond += Math.abs(RefNumbers.dot(token, row)) > limit ? 1 : 0;
             }
         }
         return beyond / (double) (x.length * w.w1().length);

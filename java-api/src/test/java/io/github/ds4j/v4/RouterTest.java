@@ -1,6 +1,5 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Tensor;
@@ -13,12 +12,12 @@ import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
+import static io.github.ds4j.v4.LayerTests.CPU;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RouterTest {
-    static final Compute CPU = Compute.of(CpuBackend.shared());
     static final MoeKernels KERNELS = CpuBackend.shared().moeKernels().orElseThrow();
 
     static int[][] ints(Tensor t) {

@@ -16,6 +16,8 @@ import io.github.ds4j.v4.KvCache;
 import io.github.ds4j.v4.Moe;
 import io.github.ds4j.v4.TensorSource;
 import io.github.ds4j.v4.V4Config;
+import io.github.ds4j.v4.ref.AttentionFixtures;
+import io.github.ds4j.v4.ref.HcReference;
 import io.github.ds4j.v4.ref.RefBlock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -120,7 +122,7 @@ class LayerCommandTest {
                 double[][] y = rows(got.tensor("y").toFloatArray(), TINY.hcMult() * TINY.hiddenSize());
                 double sum = 0;
                 for (int t = 0; t < y.length; t++) {
-                    double err = relError(y[t], flat(ref.out()[t]));
+                    double err = AttentionFixtures.relError(y[t], HcReference.flat(ref.out()[t]));
                     sum += err;
                     assertTrue(err < 8e-2, "layer " + layer + ", token " + t + ": relative error " + err);
                 }
@@ -157,7 +159,7 @@ class LayerCommandTest {
             double[][] fp8 = rows(runLayer(in, layer, "attn", "--decode-steps", "6", "--kv-cache", "fp8"), TINY.hiddenSize());
             for (int t = 0; t < bf16.length; t++) {
                 // The nope dims were FP8-simulated before they reach the cache, so the FP8 store keeps them.
-                assertTrue(relError(fp8[t], bf16[t]) <= 1e-3, "layer " + layer + ", row " + t + ": " + relError(fp8[t], bf16[t]));
+                assertTrue(AttentionFixtures.relError(fp8[t], bf16[t]) <= 1e-3, "layer " + layer + ", row " + t + ": " + AttentionFixtures.relError(fp8[t], bf16[t]));
             }
         }
     }
@@ -426,25 +428,6 @@ class LayerCommandTest {
             out[i / n][i % n] = r[i];
         }
         return out;
-    }
-
-    static double[] flat(double[][] streams) {
-        int d = streams[0].length;
-        double[] f = new double[streams.length * d];
-        for (int j = 0; j < streams.length; j++) {
-            System.arraycopy(streams[j], 0, f, j * d, d);
-        }
-        return f;
-    }
-
-    static double relError(double[] a, double[] r) {
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < r.length; i++) {
-            num += (a[i] - r[i]) * (a[i] - r[i]);
-            den += r[i] * r[i];
-        }
-        return Math.sqrt(num / Math.max(den, 1e-300));
     }
 
     /** max |a − r| / max |r|. */

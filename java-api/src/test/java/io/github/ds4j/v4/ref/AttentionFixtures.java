@@ -41,17 +41,6 @@ public final class AttentionFixtures {
         return Tensor.fromFloats(v, dtype, Shape.of(batch, to - from, hidden));
     }
 
-    /** Rows [B*S, D] of a tensor [B, S, D] as doubles. */
-    public static double[][] rows(Tensor t) {
-        float[] v = t.toFloatArray();
-        int cols = Math.toIntExact(t.dim(-1));
-        double[][] out = new double[v.length / cols][cols];
-        for (int i = 0; i < v.length; i++) {
-            out[i / cols][i % cols] = v[i];
-        }
-        return out;
-    }
-
     /** ||a − r|| / ||r||. */
     public static double relError(double[] a, double[] r) {
         double num = 0;

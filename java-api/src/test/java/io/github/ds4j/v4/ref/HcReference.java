@@ -26,7 +26,7 @@ public final class HcReference {
         double r = 1 / Math.sqrt(ss / xf.length + normEps);
         double[] m = new double[fn.length];
         for (int i = 0; i < fn.length; i++) {
-            m[i] = MoeNumbers.dot(xf, fn[i]) * r;
+            m[i] = RefNumbers.dot(xf, fn[i]) * r;
         }
         return m;
     }
@@ -150,7 +150,7 @@ public final class HcReference {
     public static double[] round(double[] v, boolean bf16) {
         double[] out = new double[v.length];
         for (int i = 0; i < v.length; i++) {
-            out[i] = bf16 ? MoeNumbers.bf16(v[i]) : (float) v[i];
+            out[i] = bf16 ? RefNumbers.bf16(v[i]) : (float) v[i];
         }
         return out;
     }
@@ -162,5 +162,15 @@ public final class HcReference {
             pre[i] = sigmoid(mix[i] * scale + base[i]) + eps;
         }
         return pre;
+    }
+
+    /** One token's streams [n][D] as one row [n*D], stream after stream. */
+    public static double[] flat(double[][] streams) {
+        int d = streams[0].length;
+        double[] f = new double[streams.length * d];
+        for (int j = 0; j < streams.length; j++) {
+            System.arraycopy(streams[j], 0, f, j * d, d);
+        }
+        return f;
     }
 }

@@ -33,7 +33,7 @@ public final class MoeReference {
         double[][] s = new double[x.length][gate.length];
         for (int t = 0; t < x.length; t++) {
             for (int e = 0; e < gate.length; e++) {
-                double z = MoeNumbers.dot(x[t], gate[e]);
+                double z = RefNumbers.dot(x[t], gate[e]);
                 s[t][e] = Math.sqrt(z > 20 ? z : Math.log1p(Math.exp(z)));
             }
         }
@@ -95,24 +95,24 @@ public final class MoeReference {
      * {@code !weightBeforeW2}), h rounded to bf16, out = bf16(q(h) . w2). weight NaN = none.
      */
     public static double[] expert(double[] x, ExpertWeights w, double limit, double weight, Options opt) {
-        double[] xq = MoeNumbers.fp8Activations(x);
+        double[] xq = RefNumbers.fp8Activations(x);
         int f = w.w1().length;
         double[] h = new double[f];
         boolean weighted = !Double.isNaN(weight);
         for (int i = 0; i < f; i++) {
-            double g = MoeNumbers.bf16(MoeNumbers.dot(xq, w.w1()[i]));
-            double u = MoeNumbers.bf16(MoeNumbers.dot(xq, w.w3()[i]));
+            double g = RefNumbers.bf16(RefNumbers.dot(xq, w.w1()[i]));
+            double u = RefNumbers.bf16(RefNumbers.dot(xq, w.w3()[i]));
             if (limit > 0 && opt.clamp()) {
                 g = Math.min(g, limit);
                 u = Math.max(-limit, Math.min(limit, u));
             }
             double v = g / (1 + Math.exp(-g)) * u;
-            h[i] = MoeNumbers.bf16(weighted && opt.weightBeforeW2() ? weight * v : v);
+            h[i] = RefNumbers.bf16(weighted && opt.weightBeforeW2() ? weight * v : v);
         }
-        double[] hq = MoeNumbers.fp8Activations(h);
+        double[] hq = RefNumbers.fp8Activations(h);
         double[] out = new double[w.w2().length];
         for (int d = 0; d < out.length; d++) {
-            double o = MoeNumbers.bf16(MoeNumbers.dot(hq, w.w2()[d]));
+            double o = RefNumbers.bf16(RefNumbers.dot(hq, w.w2()[d]));
             out[d] = weighted && !opt.weightBeforeW2() ? weight * o : o;
         }
         return out;
@@ -144,7 +144,7 @@ public final class MoeReference {
             }
             if (bf16Output) {
                 for (int d = 0; d < acc.length; d++) {
-                    acc[d] = MoeNumbers.bf16(acc[d]);
+                    acc[d] = RefNumbers.bf16(acc[d]);
                 }
             }
             y[t] = acc;
@@ -186,7 +186,7 @@ public final class MoeReference {
             for (int c = 0; c < in; c++) {
                 int b = p[(r * in + c) / 2];
                 int code = (c & 1) == 0 ? b & 0xF : (b >>> 4) & 0xF;
-                w[r][c] = MoeNumbers.decodeE2m1(code) * MoeNumbers.decodeE8m0(s[r * (in / 32) + c / 32]);
+                w[r][c] = RefNumbers.decodeE2m1(code) * RefNumbers.decodeUe8m0(s[r * (in / 32) + c / 32]);
             }
         }
         return w;
@@ -202,7 +202,7 @@ public final class MoeReference {
         double[][] w = new double[out][in];
         for (int r = 0; r < out; r++) {
             for (int c = 0; c < in; c++) {
-                w[r][c] = MoeNumbers.decodeE4m3(q[r * in + c] & 0xFF) * MoeNumbers.decodeE8m0(s[(r / 128) * sc + c / 128]);
+                w[r][c] = RefNumbers.decodeE4m3(q[r * in + c]) * RefNumbers.decodeUe8m0(s[(r / 128) * sc + c / 128]);
             }
         }
         return w;

@@ -120,7 +120,7 @@ public final class RefBlock {
     }
 
     private HcReference.Split split(Mix m, double[][] streams) {
-        double[] mix = HcReference.mixes(flat(streams), m.fn(), c.rmsNormEps());
+        double[] mix = HcReference.mixes(HcReference.flat(streams), m.fn(), c.rmsNormEps());
         return HcReference.split(mix, m.scale(), m.base(), c.hcMult(), c.hcSinkhornIters(), c.hcEps(), HcReference.Variant.SPEC);
     }
 
@@ -135,15 +135,6 @@ public final class RefBlock {
             out[j] = HcReference.round(streams[j], true);
         }
         return out;
-    }
-
-    private static double[] flat(double[][] streams) {
-        int d = streams[0].length;
-        double[] f = new double[streams.length * d];
-        for (int j = 0; j < streams.length; j++) {
-            System.arraycopy(streams[j], 0, f, j * d, d);
-        }
-        return f;
     }
 
     private static Tensor get(Map<String, Tensor> w, String name) {

@@ -5,6 +5,8 @@ package io.github.ds4j.v4.ref;
  * alone (no ds4j code): bf16, E4M3 and E2M1 rounding to nearest even, UE8M0 power-of-two scales.
  */
 public final class RefNumbers {
+    private static final double[] E2M1 = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+
     private RefNumbers() {
     }
 
@@ -46,6 +48,12 @@ public final class RefNumbers {
         }
         double mag = exp == 0 ? man * Math.scalb(1.0, -9) : (1 + man / 8.0) * Math.scalb(1.0, exp - 7);
         return (b & 0x80) != 0 ? -mag : mag;
+    }
+
+    /** The value of a 4-bit E2M1 code (sign in bit 3). */
+    public static double decodeE2m1(int code) {
+        double mag = E2M1[code & 7];
+        return (code & 8) != 0 ? -mag : mag;
     }
 
     /** The value of a UE8M0 code: 2^(code − 127). */
@@ -98,5 +106,21 @@ public final class RefNumbers {
             x[i] = bf16(x[i]);
         }
         return x;
+    }
+
+    /** The FP8 1x128 activation quantize-dequantize that precedes every FP8/FP4 GEMM, as a new row. */
+    public static double[] fp8Activations(double[] row) {
+        double[] out = row.clone();
+        fp8Simulate(out, 0, out.length, 128);
+        return out;
+    }
+
+    /** The dot product, in float64. */
+    public static double dot(double[] a, double[] b) {
+        double acc = 0;
+        for (int i = 0; i < a.length; i++) {
+            acc += a[i] * b[i];
+        }
+        return acc;
     }
 }
