@@ -1,26 +1,23 @@
 package io.github.ds4j.v4;
 
-import io.github.ds4j.BlockScaled;
 import io.github.ds4j.Compute;
 import io.github.ds4j.DType;
 import io.github.ds4j.Device;
-import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Shape;
 import io.github.ds4j.Storage;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.checkpoint.CheckpointLayout;
 import io.github.ds4j.internal.cpu.CpuBackend;
-import io.github.ds4j.spi.AttentionKernels;
 import io.github.ds4j.spi.Backend;
-import io.github.ds4j.spi.HyperConnectionKernels;
-import io.github.ds4j.spi.MoeKernels;
 import io.github.ds4j.v4.ref.MapSource;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.util.Map;
-import java.util.Optional;
 import java.util.SplittableRandom;
 
 import static io.github.ds4j.v4.LayerTests.CPU;
@@ -72,7 +69,7 @@ class DeviceWeightsTest {
     void weightsOnAnotherDeviceAreCopiedOnceAndFreedOnClose() {
         FakeDevice fake = new FakeDevice(90);
         try (MapSource src = MapSource.hyperConnections(TINY, 1, 4)) {
-            DeviceWeights w = new DeviceWeights(Compute.of(fake), src);
+            DeviceWeights w = new DeviceWeights(fake.compute(), src);
             for (String name : src.tensors().keySet()) {
                 Tensor t = w.tensor(name);
                 assertEquals(fake.device(), t.device(), name);
@@ -90,7 +87,7 @@ class DeviceWeightsTest {
     @Test
     void everyLayerCopiesItsWeightsToItsDeviceAndFreesThemOnClose() {
         FakeDevice fake = new FakeDevice(91);
-        Compute gpu = Compute.of(fake);
+        Compute gpu = fake.compute();
         int layer = 1;
         try (MapSource src = MapSource.random(TINY, 6, LAYOUT.block(layer))) {
             try (HyperConnections hc = HyperConnections.load(gpu, TINY, layer, HyperConnections.Site.FFN, src)) {
@@ -138,138 +135,54 @@ class DeviceWeightsTest {
     }
 
     /**
-     * A device that is not the host to the layer code: its memory is host memory that only
-     * copies touch, under the name cuda:N. The layer kernels are the CPU's, present so that
-     * layers load; nothing here runs them.
+     * A device that is not the host to the layer code (cuda:N) but whose memory is host memory
+     * that only copies touch. The layer kernels are the CPU's, present so that layers load; any
+     * other op throws, since nothing here runs one.
      */
-    static final class FakeDevice implements Backend {
+    static final class FakeDevice implements InvocationHandler {
         private final Device device;
+        private final Backend backend;
 
         FakeDevice(int ordinal) {
             this.device = Device.cuda(ordinal);
+            this.backend = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class}, this);
         }
 
-        @Override
-        public Device device() {
+        Device device() {
             return device;
         }
 
-        @Override
-        public String description() {
-            return "fake device for weight placement tests";
+        Compute compute() {
+            return Compute.of(backend);
         }
 
         @Override
-        public Storage allocate(long bytes) {
-            Arena arena = Arena.ofShared();
-            return Storage.owned(arena.allocate(bytes, 64), this, arena::close);
-        }
-
-        @Override
-        public void copyFromHost(MemorySegment src, Tensor dst) {
-            MemorySegment.copy(src, 0, dst.storage().segment(), dst.byteOffset(), dst.dtype().byteSize(dst.numel()));
-        }
-
-        @Override
-        public void copyToHost(Tensor src, MemorySegment dst) {
-            MemorySegment.copy(src.storage().segment(), src.byteOffset(), dst, 0, src.dtype().byteSize(src.numel()));
-        }
-
-        @Override
-        public void copy(Tensor src, Tensor dst) {
-            throw unsupported();
-        }
-
-        @Override
-        public void synchronize() {
-        }
-
-        @Override
-        public void close() {
-        }
-
-        @Override
-        public void convert(Tensor x, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void quantizeActivations(Tensor x, Tensor q, Tensor scales, int block) {
-            throw unsupported();
-        }
-
-        @Override
-        public void fp8Simulate(Tensor x, Tensor y, int block) {
-            throw unsupported();
-        }
-
-        @Override
-        public void fp4Simulate(Tensor x, Tensor y, int block) {
-            throw unsupported();
-        }
-
-        @Override
-        public void fp8Gemm(BlockScaled a, BlockScaled w, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void fp4Gemm(BlockScaled a, BlockScaled w, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void linear(Tensor x, Tensor w, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void rmsNorm(Tensor x, Tensor weight, float eps, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void rope(Tensor x, Tensor y, RopeSpec rope, long startPos, boolean inverse) {
-            throw unsupported();
-        }
-
-        @Override
-        public void hadamard(Tensor x, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void swiglu(Tensor gate, Tensor up, float limit, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void softmax(Tensor x, Tensor y) {
-            throw unsupported();
-        }
-
-        @Override
-        public void topK(Tensor x, int k, Tensor values, Tensor indices) {
-            throw unsupported();
-        }
-
-        @Override
-        public Optional<AttentionKernels> attentionKernels() {
-            return CpuBackend.shared().attentionKernels();
-        }
-
-        @Override
-        public Optional<MoeKernels> moeKernels() {
-            return CpuBackend.shared().moeKernels();
-        }
-
-        @Override
-        public Optional<HyperConnectionKernels> hyperConnectionKernels() {
-            return CpuBackend.shared().hyperConnectionKernels();
-        }
-
-        private static UnsupportedOperationException unsupported() {
-            return new UnsupportedOperationException("the fake device only holds and copies memory");
+        public Object invoke(Object proxy, Method method, Object[] args) throws ReflectiveOperationException {
+            return switch (method.getName()) {
+                case "device" -> device;
+                case "description", "toString" -> "fake " + device;
+                case "allocate" -> {
+                    Arena arena = Arena.ofShared();
+                    yield Storage.owned(arena.allocate((long) args[0], 64), backend, arena::close);
+                }
+                case "copyFromHost" -> {
+                    Tensor dst = (Tensor) args[1];
+                    long bytes = dst.dtype().byteSize(dst.numel());
+                    MemorySegment.copy((MemorySegment) args[0], 0, dst.storage().segment(), dst.byteOffset(), bytes);
+                    yield null;
+                }
+                case "copyToHost" -> {
+                    Tensor src = (Tensor) args[0];
+                    long bytes = src.dtype().byteSize(src.numel());
+                    MemorySegment.copy(src.storage().segment(), src.byteOffset(), (MemorySegment) args[1], 0, bytes);
+                    yield null;
+                }
+                case "synchronize", "close" -> null;
+                case "attentionKernels", "moeKernels", "hyperConnectionKernels" -> method.invoke(CpuBackend.shared());
+                case "hashCode" -> System.identityHashCode(proxy);
+                case "equals" -> proxy == args[0];
+                default -> throw new UnsupportedOperationException(method.getName() + ": the fake device only holds and copies memory");
+            };
         }
     }
 }
