@@ -56,6 +56,9 @@ public record V4Config(
         double ropeTheta, double compressRopeTheta, RopeSpec.Yarn yarn,
         double rmsNormEps, int vocabSize, long maxPositions, int mtpLayers) {
 
+    /** The YaRN scaling of the compressed layers' RoPE in the released models (factor 16 over 65536 positions). */
+    private static final RopeSpec.Yarn RELEASED_YARN = new RopeSpec.Yarn(16, 65536, 32, 1);
+
     public V4Config {
         compressRatios = List.copyOf(compressRatios);
         positive("hidden_size", hiddenSize);
@@ -142,7 +145,7 @@ public record V4Config(
             throw new IllegalArgumentException("config.json: \"num_key_value_heads\" must be 1 (V4 attention has one shared KV head), got " + kvHeads);
         }
         int layers = k.integer("num_hidden_layers");
-        List<Integer> ratios = k.intList("compress_ratios", layers + 1);
+        List<Integer> ratios = k.intList("compress_ratios");
         return new V4Config(
                 k.integer("hidden_size"), layers, k.integer("num_attention_heads"), k.integer("head_dim"),
                 k.integer("qk_rope_head_dim"), k.integer("q_lora_rank"), k.integer("o_groups"), k.integer("o_lora_rank"),
@@ -217,16 +220,25 @@ public record V4Config(
 
     /** DeepSeek-V4-Flash: D 4096, 43 layers + MTP, 256 experts. */
     public static V4Config flash() {
-        return new V4Config(4096, 43, 64, 512, 64, 1024, 8, 1024, 128, 64, 128, 512,
-                alternatingRatios(43, 0), 256, 1, 6, 2048, 3, 1.5, 10.0, 4, 20, 1e-6,
-                10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, 129280, 1048576, 1);
+        return released(4096, 43, 64, 1024, 8, 512, alternatingRatios(43, 0), 256, 2048, 1.5);
     }
 
     /** DeepSeek-V4-Pro: D 7168, 61 layers + MTP, 384 experts. */
     public static V4Config pro() {
-        return new V4Config(7168, 61, 128, 512, 64, 1536, 16, 1024, 128, 64, 128, 1024,
-                alternatingRatios(61, 128), 384, 1, 6, 3072, 3, 2.5, 10.0, 4, 20, 1e-6,
-                10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, 129280, 1048576, 1);
+        return released(7168, 61, 128, 1536, 16, 1024, alternatingRatios(61, 128), 384, 3072, 2.5);
+    }
+
+    /**
+     * A released V4 model: the sizes that differ between Flash and Pro are arguments, the rest
+     * (head 512 with rope 64, o_lora 1024, window 128, 64 index heads of 128, one shared expert,
+     * top-6, 3 hash layers, SwiGLU limit 10, mHC 4 x 20, RoPE and YaRN, vocabulary, one MTP
+     * block) is what both ship.
+     */
+    private static V4Config released(int hidden, int layers, int heads, int qLoraRank, int oGroups, int indexTopK,
+                                     List<Integer> ratios, int experts, int moeIntermediate, double routedScaling) {
+        return new V4Config(hidden, layers, heads, 512, 64, qLoraRank, oGroups, 1024, 128, 64, 128, indexTopK,
+                ratios, experts, 1, 6, moeIntermediate, 3, routedScaling, 10.0, 4, 20, 1e-6,
+                10000, 160000, RELEASED_YARN, 1e-6, 129280, 1048576, 1);
     }
 
     /**
@@ -238,7 +250,7 @@ public record V4Config(
     public static V4Config tiny() {
         return new V4Config(256, 4, 4, 128, 32, 128, 2, 128, 16, 4, 64, 4,
                 List.of(0, 4, 16, 4, 0), 8, 1, 2, 128, 1, 1.5, 10.0, 4, 20, 1e-6,
-                10000, 160000, new RopeSpec.Yarn(16, 65536, 32, 1), 1e-6, 1024, 65536, 1);
+                10000, 160000, RELEASED_YARN, 1e-6, 1024, 65536, 1);
     }
 
     /** A preset by name: "tiny", "flash" or "pro". */
@@ -270,11 +282,7 @@ public record V4Config(
     /** Typed access to config.json keys with messages that name the key. */
     private record Keys(Map<?, ?> m) {
         int integer(String key) {
-            Object v = m.get(key);
-            if (v == null) {
-                throw new IllegalArgumentException("config.json: missing key \"" + key + "\"");
-            }
-            return asInt(key, v);
+            return asInt(key, required(key));
         }
 
         int integerOr(String key, int dflt) {
@@ -293,12 +301,8 @@ public record V4Config(
             return n.doubleValue();
         }
 
-        List<Integer> intList(String key, int expected) {
-            Object v = m.get(key);
-            if (v == null) {
-                throw new IllegalArgumentException("config.json: missing key \"" + key + "\"");
-            }
-            if (!(v instanceof List<?> l)) {
+        List<Integer> intList(String key) {
+            if (!(required(key) instanceof List<?> l)) {
                 throw new IllegalArgumentException("config.json: \"" + key + "\" must be a list of integers");
             }
             List<Integer> out = new ArrayList<>();
@@ -306,6 +310,14 @@ public record V4Config(
                 out.add(asInt(key, o));
             }
             return out;
+        }
+
+        private Object required(String key) {
+            Object v = m.get(key);
+            if (v == null) {
+                throw new IllegalArgumentException("config.json: missing key \"" + key + "\"");
+            }
+            return v;
         }
 
         private static int asInt(String key, Object v) {
