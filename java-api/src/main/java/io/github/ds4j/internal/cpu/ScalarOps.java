@@ -100,38 +100,42 @@ public final class ScalarOps {
 
     /** Writes rows of FP8 codes into q and their block scales (UE8M0 codes or f32 values) into scales. */
     static final class QuantizedRows {
-        private final MemorySegment codes;
-        private final long codesOffset;
-        private final long codesStride;
+        private final RowStarts codes;
         private final int cols;
-        private final MemorySegment scales;
-        private final long scalesOffset;
-        private final long scalesStride;
+        private final RowStarts scales;
         private final int blocks;
         private final boolean ue8m0;
 
         QuantizedRows(Tensor q, Tensor scales) {
-            this.codes = q.storage().segment();
-            this.codesOffset = q.offset();
-            this.codesStride = q.rowStride();
+            this.codes = RowStarts.of(q);
             this.cols = Math.toIntExact(q.shape().last());
-            this.scales = scales.storage().segment();
-            this.scalesOffset = scales.offset();
-            this.scalesStride = scales.rowStride();
+            this.scales = RowStarts.of(scales);
             this.blocks = Math.toIntExact(scales.shape().last());
             this.ue8m0 = scales.dtype() == DType.F8_E8M0;
         }
 
         void write(long r, byte[] rowCodes, int[] exps) {
-            MemorySegment.copy(rowCodes, 0, codes, ValueLayout.JAVA_BYTE, codesOffset + r * codesStride, cols);
-            long at = scalesOffset + r * scalesStride;
+            MemorySegment.copy(rowCodes, 0, codes.segment(), ValueLayout.JAVA_BYTE, codes.row(r), cols);
+            long at = scales.row(r);
             for (int b = 0; b < blocks; b++) {
                 if (ue8m0) {
-                    scales.set(ValueLayout.JAVA_BYTE, at + b, scaleCode(exps[b]));
+                    scales.segment().set(ValueLayout.JAVA_BYTE, at + b, scaleCode(exps[b]));
                 } else {
-                    scales.setAtIndex(HostMemory.F32, at + b, scaleValue(exps[b]));
+                    scales.segment().setAtIndex(HostMemory.F32, at + b, scaleValue(exps[b]));
                 }
             }
+        }
+    }
+
+    /** A host tensor's memory and where each of its rows starts, in elements. */
+    record RowStarts(MemorySegment segment, long offset, long stride) {
+        static RowStarts of(Tensor t) {
+            return new RowStarts(t.storage().segment(), t.offset(), t.rowStride());
+        }
+
+        /** The element index where row {@code r} starts. */
+        long row(long r) {
+            return offset + r * stride;
         }
     }
 
@@ -463,28 +467,20 @@ public final class ScalarOps {
 
     /** Writes rows of top-k results: the chosen elements' values (F32) and indexes (I32). */
     static final class TopKRows {
-        private final MemorySegment values;
-        private final long valuesOffset;
-        private final long valuesStride;
-        private final MemorySegment indices;
-        private final long indicesOffset;
-        private final long indicesStride;
+        private final RowStarts values;
+        private final RowStarts indices;
 
         TopKRows(Tensor values, Tensor indices) {
-            this.values = values.storage().segment();
-            this.valuesOffset = values.offset();
-            this.valuesStride = values.rowStride();
-            this.indices = indices.storage().segment();
-            this.indicesOffset = indices.offset();
-            this.indicesStride = indices.rowStride();
+            this.values = RowStarts.of(values);
+            this.indices = RowStarts.of(indices);
         }
 
         void write(long r, float[] row, int[] best, int k) {
-            long vAt = valuesOffset + r * valuesStride;
-            long iAt = indicesOffset + r * indicesStride;
+            long vAt = values.row(r);
+            long iAt = indices.row(r);
             for (int i = 0; i < k; i++) {
-                values.setAtIndex(HostMemory.F32, vAt + i, row[best[i]]);
-                indices.setAtIndex(HostMemory.I32, iAt + i, best[i]);
+                values.segment().setAtIndex(HostMemory.F32, vAt + i, row[best[i]]);
+                indices.segment().setAtIndex(HostMemory.I32, iAt + i, best[i]);
             }
         }
     }
