@@ -49,11 +49,7 @@ public final class InfoCommand implements Callable<Integer> {
                 out.println("    " + detail);
             }
         }
-        out.println("cpu path: " + (CpuPath.simd()
-                ? "SIMD (Vector API), " + CpuPath.vectorBits() + "-bit vectors, " + CpuPath.vectorBits() / 32 + " f32 lanes"
-                : "scalar: " + CpuPath.describe()));
-        out.println("cpu ops: " + CpuBackend.shared().description());
-        out.println("threads: " + CpuPath.threads());
+        out.println("cpu path: " + (CpuBackend.shared().isFast() ? CpuPath.describe() : "the scalar reference, one thread (-Dds4j.cpu.path=scalar)"));
         Device best = Backends.best();
         out.println("auto device: " + best);
         out.println("ok: info: " + present.size() + " of " + probes.size() + " device kinds available (" + String.join(", ", present)

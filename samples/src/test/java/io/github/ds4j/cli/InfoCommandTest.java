@@ -7,6 +7,7 @@ import io.github.ds4j.spi.Probe;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,15 +27,16 @@ class InfoCommandTest {
     }
 
     @Test
-    void showsTheCpuPathThreadsAndVersion() {
+    void showsTheCpuPathWithItsThreadsOnceAndTheVersion() {
         Cli r = Cli.run("info");
-        String path = CpuPath.simd() ? "cpu path: SIMD (Vector API), " + CpuPath.vectorBits() + "-bit vectors"
-                : "cpu path: scalar: " + CpuPath.describe();
-        assertTrue(r.out().contains(path), r.out());
-        if (!CpuPath.simd()) {
+        assertTrue(r.out().lines().anyMatch(("cpu path: " + CpuPath.describe())::equals), r.out());
+        assertEquals(1, r.out().split(Pattern.quote(CpuPath.describe()), -1).length - 1, "the CPU path is printed once:\n" + r.out());
+        assertTrue(CpuPath.describe().contains(CpuPath.threads() + " threads"), CpuPath.describe());
+        if (CpuPath.simd()) {
+            assertTrue(CpuPath.describe().contains(CpuPath.vectorBits() + "-bit vectors"), CpuPath.describe());
+        } else {
             assertTrue(r.out().contains("--add-modules jdk.incubator.vector") || r.out().contains("-Dds4j.cpu.simd=false"), r.out());
         }
-        assertTrue(r.out().contains("threads: " + CpuPath.threads()), r.out());
         assertTrue(r.out().lines().findFirst().orElse("").matches("ds4j \\S+"), r.out());
         assertTrue(r.lastLine().startsWith("ok: info: "), r.toString());
     }

@@ -22,9 +22,8 @@ public final class CpuProvider implements BackendProvider {
         String arch = System.getProperty("os.arch");
         int cores = Runtime.getRuntime().availableProcessors();
         long mem = Runtime.getRuntime().maxMemory();
-        return Probe.available(
-                List.of(new DeviceInfo(Device.CPU, arch + ", " + cores + " cores", mem, CpuPath.describe())),
-                List.of("path: " + CpuPath.describe()));
+        // The code path (SIMD width, threads) is not a property of the device: ds4j info prints it once, apart.
+        return Probe.available(List.of(new DeviceInfo(Device.CPU, cores + " cores", mem, arch)), List.of());
     }
 
     @Override
