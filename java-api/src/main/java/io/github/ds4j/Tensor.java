@@ -113,7 +113,7 @@ public final class Tensor implements AutoCloseable {
         return t;
     }
 
-    /** A new host I32 or I64 tensor holding integer values. */
+    /** A new host tensor of an integer dtype holding {@code values}, each clamped to the dtype's range. */
     public static Tensor fromLongs(long[] values, DType dtype, Shape shape) {
         checkInteger("dtype", dtype);
         if (values.length != shape.numel()) {

@@ -15,6 +15,11 @@ import java.nio.ByteOrder;
 /**
  * Element reads and writes on host memory in every dtype, little-endian as safetensors stores
  * them. Indexes are element indexes from the segment's start (nibbles for FP4).
+ *
+ * <p>Integer dtypes (I8, U8, I32, I64) take any value by one rule: round to the nearest integer
+ * (ties to even, like the float formats), then clamp to the dtype's range; NaN becomes 0. So
+ * 200 written as I8 reads back 127, -3 as U8 reads back 0, and 1e10 as I32 reads back
+ * 2147483647, never a wrapped value.
  */
 public final class HostMemory {
     public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -42,7 +47,10 @@ public final class HostMemory {
         };
     }
 
-    /** Writes element {@code i}, rounding to the dtype (nearest even; FP8 E4M3 saturates to ±448). */
+    /**
+     * Writes element {@code i}, rounding to the dtype (nearest even; FP8 E4M3 saturates to ±448;
+     * integers round, then clamp to their range).
+     */
     public static void setFloat(MemorySegment s, DType t, long i, float v) {
         switch (t) {
             case F32 -> s.setAtIndex(F32, i, v);
@@ -52,9 +60,7 @@ public final class HostMemory {
             case F8_E5M2 -> s.set(ValueLayout.JAVA_BYTE, i, E5M2.encode(v));
             case F8_E8M0 -> s.set(ValueLayout.JAVA_BYTE, i, UE8M0.encodeCeil(v));
             case FP4_E2M1 -> setNibble(s, i, E2M1.encode(v));
-            case I8, U8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) Math.round(v));
-            case I32 -> s.setAtIndex(I32, i, Math.round(v));
-            case I64 -> s.setAtIndex(I64, i, (long) Math.rint(v));
+            case I8, U8, I32, I64 -> setLong(s, t, i, Float.isNaN(v) ? 0 : (long) Math.rint(v));
         }
     }
 
@@ -69,14 +75,19 @@ public final class HostMemory {
         };
     }
 
-    /** Writes an integer element (I8, U8, I32, I64). */
+    /** Writes an integer element (I8, U8, I32, I64), clamped to the dtype's range. */
     public static void setLong(MemorySegment s, DType t, long i, long v) {
         switch (t) {
-            case I8, U8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) v);
-            case I32 -> s.setAtIndex(I32, i, (int) v);
+            case I8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) clamp(v, Byte.MIN_VALUE, Byte.MAX_VALUE));
+            case U8 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) clamp(v, 0, 255));
+            case I32 -> s.setAtIndex(I32, i, (int) clamp(v, Integer.MIN_VALUE, Integer.MAX_VALUE));
             case I64 -> s.setAtIndex(I64, i, v);
             default -> throw new IllegalArgumentException("not an integer dtype: " + t);
         }
+    }
+
+    private static long clamp(long v, long min, long max) {
+        return Math.max(min, Math.min(max, v));
     }
 
     /** The 4-bit code of packed element {@code i} (low nibble first). */
