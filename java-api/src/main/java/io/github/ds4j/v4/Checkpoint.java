@@ -18,8 +18,8 @@ import java.util.stream.Collectors;
 /**
  * A V4 checkpoint on disk: config.json plus safetensors shards (with or without
  * model.safetensors.index.json). Shards are memory-mapped lazily, so asking for one layer reads
- * only that layer's tensors. Every tensor a layer needs is checked against the config
- * ({@link CheckpointLayout}) before use, with messages naming the tensor.
+ * only that layer's tensors. Every tensor a layer needs is checked against the dtype and shape
+ * the config implies (spec §7) before use, with messages naming the tensor.
  */
 public final class Checkpoint implements AutoCloseable {
     /** Which tensors of a layer to serve. */

@@ -75,16 +75,16 @@ final class DeviceWeights implements TensorSource, AutoCloseable {
     }
 
     /**
-     * An MXFP4 weight [out, in]: {@code prefix.weight} as the checkpoint packs it (I8
-     * [out, in/2], or already FP4_E2M1 [out, in]) and {@code prefix.scale} F8_E8M0 (or F32)
-     * [out, in/32].
+     * An MXFP4 weight [out, in]: {@code prefix.weight} as the checkpoint packs it (I8 or U8
+     * [out, in/2], the layout accepts both; or already FP4_E2M1 [out, in]) and
+     * {@code prefix.scale} F8_E8M0 (or F32) [out, in/32].
      */
     BlockScaled mxfp4(String prefix, long out, long in) {
         String wName = prefix + ".weight";
         Tensor w = tensor(wName);
         Tensor values = w.dtype() == DType.FP4_E2M1
                 ? check(w, wName, new DType[] {DType.FP4_E2M1}, out, in)
-                : check(w, wName, new DType[] {DType.I8}, out, in / 2).viewAs(DType.FP4_E2M1, Shape.of(out, in));
+                : check(w, wName, new DType[] {DType.I8, DType.U8}, out, in / 2).viewAs(DType.FP4_E2M1, Shape.of(out, in));
         Tensor scale = checked(prefix + ".scale", new DType[] {DType.F8_E8M0, DType.F32}, out, in / 32);
         return BlockScaled.mxfp4Weight(values, scale);
     }

@@ -25,14 +25,14 @@ import java.util.function.Consumer;
  * Random V4 weights in the shipped layout and dtypes ({@link CheckpointLayout}): FP8 weights with
  * UE8M0 128x128 scales, MXFP4 experts packed as I8 with 1x32 scales, BF16/F32 elsewhere. It writes
  * whole checkpoints ({@code ds4j make-checkpoint}: sharded safetensors with a
- * model.safetensors.index.json, plus config.json; no MTP block, as num_nextn_predict_layers is 0)
- * and gives the tests any part of a layer in memory ({@link #tensors}).
+ * model.safetensors.index.json, plus config.json; the MTP block is not written, see
+ * {@link #withLayers}) and gives the tests any part of a layer in memory ({@link #tensors}).
  *
  * <p>Each tensor depends only on the seed and its name, so one layer generated alone equals that
  * layer in a written checkpoint. Every initialisation rule is in this class, chosen by the
  * tensor's kind and name; the rules keep a model run realistic: projections have standard deviation
  * 1/sqrt(fan-in), so unit-RMS activations stay near unit size; norms are near one; routing biases
- * are about a third of the score spread, so they change some top-k choices but not all; hash
+ * are small next to the spread of the scores, so they change some top-k choices but not all; hash
  * tables name k distinct experts per token; the mHC comb leans to its diagonal, as trained mHC does.
  */
 public final class CheckpointGenerator {
