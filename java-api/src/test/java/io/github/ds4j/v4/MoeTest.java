@@ -151,6 +151,29 @@ class MoeTest {
     }
 
     @Test
+    void expertsPackedAsU8GiveTheI8Result() {
+        V4Config c = new MoeFixtures.Cfg().build();
+        long seed = 52;
+        System.out.println("MoeTest seed " + seed);
+        try (MapSource src = MapSource.moe(c, 1, seed);
+             Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(12, c.hiddenSize()), 1.0)) {
+            float[] i8;
+            try (Moe moe = Moe.load(CPU, c, 1, src); Tensor y = moe.forward(x, null)) {
+                i8 = y.toFloatArray();
+            }
+            for (String name : List.copyOf(src.tensors().keySet())) {
+                Tensor w = src.tensors().get(name);
+                if (name.contains(".experts.") && w.dtype() == DType.I8) {
+                    src.put(name, Tensor.fromBytes(w.toByteArray(), DType.U8, w.shape()));
+                }
+            }
+            try (Moe moe = Moe.load(CPU, c, 1, src); Tensor y = moe.forward(x, null)) {
+                assertArrayEquals(i8, y.toFloatArray());
+            }
+        }
+    }
+
+    @Test
     void paddingExpertGroupsToATileLeavesTheOutputUnchanged() {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 51;
