@@ -55,6 +55,12 @@ class MoeTest {
         return beyond / (double) (x.length * w.w1().length);
     }
 
+    /** {@code count} unit-RMS bf16 tokens [count, D] drawn from {@code seed}, which is printed. */
+    static Tensor tokens(V4Config c, long seed, int count) {
+        System.out.println("MoeTest seed " + seed);
+        return MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(count, c.hiddenSize()), 1.0);
+    }
+
     static long[] randomIds(SplittableRandom rng, int n, int vocab) {
         long[] ids = new long[n];
         for (int i = 0; i < n; i++) {
@@ -154,9 +160,8 @@ class MoeTest {
     void expertsPackedAsU8GiveTheI8Result() {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 52;
-        System.out.println("MoeTest seed " + seed);
         try (MapSource src = MapSource.moe(c, 1, seed);
-             Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(12, c.hiddenSize()), 1.0)) {
+             Tensor x = tokens(c, seed, 12)) {
             float[] i8;
             try (Moe moe = Moe.load(CPU, c, 1, src); Tensor y = moe.forward(x, null)) {
                 i8 = y.toFloatArray();
@@ -242,9 +247,8 @@ class MoeTest {
     void badExpertScaleIsNamedWhenItsExpertIsFirstUsed() {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 81;
-        System.out.println("MoeTest seed " + seed);
         try (MapSource src = MapSource.moe(c, 0, seed);
-             Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(1, c.hiddenSize()), 1.0);
+             Tensor x = tokens(c, seed, 1);
              Tensor id = Tensor.fromLongs(new long[] {3}, DType.I64, Shape.of(1))) {
             int e = (int) src.tensors().get("layers.0.ffn.gate.tid2eid").toLongArray()[3 * 2];
             String name = "layers.0.ffn.experts." + e + ".w2.scale";
@@ -282,9 +286,8 @@ class MoeTest {
     void hashLayerRejectsMissingOrOutOfVocabularyIds() {
         V4Config c = new MoeFixtures.Cfg().build();
         long seed = 91;
-        System.out.println("MoeTest seed " + seed);
         try (MapSource src = MapSource.moe(c, 0, seed);
-             Tensor x = MoeFixtures.randomTensor(new SplittableRandom(seed), DType.BF16, Shape.of(2, c.hiddenSize()), 1.0);
+             Tensor x = tokens(c, seed, 2);
              Tensor bad = Tensor.fromLongs(new long[] {1, 64}, DType.I64, Shape.of(2));
              Tensor shortIds = Tensor.fromLongs(new long[] {1}, DType.I64, Shape.of(1))) {
             Moe moe = Moe.load(CPU, c, 0, src);
