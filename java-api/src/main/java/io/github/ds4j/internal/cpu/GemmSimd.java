@@ -1,0 +1,481 @@
+package io.github.ds4j.internal.cpu;
+
+import io.github.ds4j.DType;
+import io.github.ds4j.format.E4M3;
+import io.github.ds4j.internal.HostMemory;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Vector API GEMM kernels for few activation rows (decode, M up to {@link #STREAM_MAX_M}): each
+ * weight byte is loaded once per pass, decoded to f32 in registers and multiplied into the
+ * activation row, four weight rows at a time; larger M goes to {@link GemmTiles}. Also the code
+ * decoders both share. Loaded only when {@link CpuPath#simd()} is true.
+ *
+ * <p>Decoding is bit manipulation on int lanes holding sign-extended code bytes. E4M3: shift the
+ * 7 exponent/mantissa bits to f32 bits 26..20 (the sign lands on bit 31), mask, and multiply by
+ * 2^120: exponents map exactly and subnormal codes become f32 subnormals that the multiply
+ * normalizes. E2M1 nibbles likewise, to bits 24..22, times 2^126. The power of two is folded into
+ * the block scale. The two nibbles of a byte decode into separate vectors (even elements, odd
+ * elements), so activations are stored permuted to match, see {@link #fp4Position}.
+ *
+ * <p>{@code -Dds4j.cpu.gemm.vectorBits=128|256} forces narrower vectors (for testing the code paths
+ * other machines take); the default is the preferred width, at most 512 bits.
+ */
+final class GemmSimd {
+    static final VectorSpecies<Float> FS = floatSpecies();
+    /** f32 lanes per vector. */
+    static final int L = FS.length();
+    static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, FS.vectorShape());
+    /** Bytes per code load: one int vector's worth, but at least the smallest byte vector (8). */
+    static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * L)));
+    static final int U = BS.length();
+    /** Int vectors per code load (2 when L is 4). */
+    static final int PARTS = U / L;
+    static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L));
+
+    /** Up to this many activation rows stream the weights once per row; more go to tiles. */
+    static final int STREAM_MAX_M = 4;
+
+    /** E4M3 codes shifted to f32 position are 2^-120 of their value. */
+    static final float E4M3_UNIT = 0x1p120f;
+    /** E2M1 codes shifted to f32 position are 2^-126 of their value. */
+    static final float E2M1_UNIT = 0x1p126f;
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = HostMemory.F32;
+    private static final float[] E4M3_VALUES = E4M3.decodeTable();
+
+    private GemmSimd() {
+    }
+
+    private static VectorSpecies<Float> floatSpecies() {
+        int preferred = FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        int bits = Math.min(512, Math.min(preferred, Integer.getInteger("ds4j.cpu.gemm.vectorBits", preferred)));
+        bits = Math.max(128, Integer.highestOneBit(bits));
+        return VectorSpecies.of(float.class, VectorShape.forBitSize(bits));
+    }
+
+    /** True when the SIMD kernels handle these operands (else the scalar loops run). */
+    static boolean supports(GemmArgs g) {
+        return switch (g.kind()) {
+            case FP8 -> g.k() % 128 == 0 && g.aType() == DType.F8_E4M3 && g.wType() == DType.F8_E4M3;
+            case FP4 -> g.k() % 32 == 0 && g.aType() == DType.F8_E4M3 && g.wType() == DType.FP4_E2M1;
+            case LINEAR -> isVectorReal(g.aType()) && isVectorReal(g.wType());
+        };
+    }
+
+    private static boolean isVectorReal(DType t) {
+        return t == DType.F32 || t == DType.BF16;
+    }
+
+    /** Computes y; sets {@code exact[j]} for weight rows whose column of y must be recomputed exactly. */
+    static void run(GemmArgs g, boolean[] exact) {
+        if (g.m() > STREAM_MAX_M) {
+            GemmTiles.run(g, exact);
+            return;
+        }
+        float[] cs8 = g.kind() == GemmArgs.Kind.FP8 ? fp8BlockFactors(g, exact) : null;
+        float[] x = new float[g.k()];
+        int groups = (g.n() + 3) / 4;
+        for (int i = 0; i < g.m(); i++) {
+            activationRow(g, i, x);
+            int row = i;
+            Parallel.forRange(groups, Math.max(1, 4096 / Math.max(1, g.k())), (g0, g1) -> {
+                int n0 = (int) g0 * 4;
+                int n1 = (int) Math.min(g.n(), g1 * 4);
+                switch (g.kind()) {
+                    case FP8 -> fp8Rows(g, row, x, cs8, n0, n1, exact);
+                    case FP4 -> fp4Rows(g, row, x, n0, n1, exact);
+                    case LINEAR -> {
+                        if (g.wType() == DType.F32) {
+                            f32Rows(g, row, x, n0, n1);
+                        } else {
+                            bf16Rows(g, row, x, n0, n1);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    // ---- shared decoding ----
+
+    /**
+     * FP8: the per-(128-row band, 128-column block) factor that turns shifted E4M3 codes into
+     * scaled weights, 2^120 * sW. Bands whose factor is not finite, or whose scale is below
+     * {@link Gemm#TINY_SCALE}, are marked for the exact path.
+     */
+    static float[] fp8BlockFactors(GemmArgs g, boolean[] exact) {
+        float[] s = g.wBlockScales();
+        float[] f = new float[s.length];
+        for (int i = 0; i < s.length; i++) {
+            f[i] = s[i] * E4M3_UNIT;
+            if (!(Math.abs(s[i]) >= Gemm.TINY_SCALE && Float.isFinite(f[i]))) {
+                int band = i / g.wScaleCols();
+                for (int j = band * 128; j < Math.min(g.n(), band * 128 + 128); j++) {
+                    exact[j] = true;
+                }
+            }
+        }
+        return f;
+    }
+
+    /**
+     * FP4: 2^126 * sW[row, block] for the scale at element {@code at}, or NaN when that is not
+     * finite or the scale is below {@link Gemm#TINY_SCALE} (the caller then marks the row for the
+     * exact path).
+     */
+    static float fp4Factor(GemmArgs g, long at) {
+        if (g.wScaleF32()) {
+            float s = g.wScales().getAtIndex(F32, at);
+            float f = s * E2M1_UNIT;
+            return Math.abs(s) >= Gemm.TINY_SCALE && Float.isFinite(f) ? f : Float.NaN;
+        }
+        int e = g.wScales().get(ValueLayout.JAVA_BYTE, at) & 0xFF;
+        // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
+        return e >= MIN_E8M0 && e <= 128 ? Float.intBitsToFloat((e + 126) << 23) : Float.NaN;
+    }
+
+    /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
+    private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
+
+    /** Shifted E4M3 codes (value * 2^-120) of the int lanes of part {@code part} of the loaded bytes. */
+    static FloatVector e4m3(ByteVector codes, int part) {
+        IntVector v = (IntVector) codes.convertShape(VectorOperators.B2I, IS, part);
+        return v.lanewise(VectorOperators.LSHL, 20).lanewise(VectorOperators.AND, 0x87F0_0000).reinterpretAsFloats();
+    }
+
+    /** Shifted E2M1 codes (value * 2^-126) of the low nibbles of sign-extended bytes. */
+    static FloatVector e2m1Low(IntVector v) {
+        return v.lanewise(VectorOperators.LSHL, 28).lanewise(VectorOperators.ASHR, 6)
+                .lanewise(VectorOperators.AND, 0x81C0_0000).reinterpretAsFloats();
+    }
+
+    /** Shifted E2M1 codes of the high nibbles (the sign extension supplies bit 31). */
+    static FloatVector e2m1High(IntVector v) {
+        return v.lanewise(VectorOperators.LSHL, 18).lanewise(VectorOperators.AND, 0x81C0_0000).reinterpretAsFloats();
+    }
+
+    /** BF16 values of {@code L} little-endian shorts. */
+    static FloatVector bf16(MemorySegment s, long at) {
+        ShortVector h = ShortVector.fromMemorySegment(SS, s, at, LE);
+        IntVector v = (IntVector) h.convertShape(VectorOperators.S2I, IS, 0);
+        return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * Where element c of a K-row sits in FP4 order: within each group of 2L elements (L code
+     * bytes), the even elements (low nibbles) come first, then the odd ones.
+     */
+    static int fp4Position(int c) {
+        int base = c & -(2 * L);
+        int within = c - base;
+        return base + ((within & 1) == 0 ? within >>> 1 : L + (within >>> 1));
+    }
+
+    /**
+     * Activation row {@code i} as f32 into {@code out[0..K)}: E4M3 codes times their 1x128 scale
+     * (FP4 order for the FP4 op), or the real values for linear.
+     */
+    static void activationRow(GemmArgs g, int i, float[] out) {
+        int k = g.k();
+        MemorySegment a = g.a();
+        long row = g.aRow(i);
+        switch (g.kind()) {
+            case FP8, FP4 -> {
+                boolean fp4 = g.kind() == GemmArgs.Kind.FP4;
+                for (int c = 0; c < k; c++) {
+                    float v = E4M3_VALUES[a.get(ValueLayout.JAVA_BYTE, row + c) & 0xFF] * g.aScale(i, c >>> 7);
+                    out[fp4 ? fp4Position(c) : c] = v;
+                }
+            }
+            case LINEAR -> {
+                if (g.aType() == DType.F32) {
+                    MemorySegment.copy(a, F32, row, out, 0, k);
+                } else {
+                    int c = 0;
+                    for (; c <= k - L; c += L) {
+                        bf16(a, row + 2L * c).intoArray(out, c);
+                    }
+                    for (; c < k; c++) {
+                        out[c] = Float.intBitsToFloat((a.get(HostMemory.I16, row + 2L * c) & 0xFFFF) << 16);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- streaming kernels: one activation row, weight rows [n0, n1) with n0 % 4 == 0 ----
+
+    private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact) {
+        MemorySegment w = g.w();
+        int kBlocks = g.k() / 128;
+        int j = n0;
+        for (; j + 4 <= n1; j += 4) {
+            long r0 = g.wRow(j);
+            long r1 = g.wRow(j + 1);
+            long r2 = g.wRow(j + 2);
+            long r3 = g.wRow(j + 3);
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = acc0;
+            FloatVector acc2 = acc0;
+            FloatVector acc3 = acc0;
+            ByteVector nan = ByteVector.zero(BS);
+            // rows j..j+3 lie in one 128-row band because j % 4 == 0
+            int band = (j >>> 7) * kBlocks;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                FloatVector cs = FloatVector.broadcast(FS, cs8[band + kb]);
+                int k0 = kb * 128;
+                for (int u = 0; u < 128; u += U) {
+                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
+                    ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + k0 + u, LE);
+                    ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + k0 + u, LE);
+                    ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + k0 + u, LE);
+                    nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+                    for (int p = 0; p < PARTS; p++) {
+                        FloatVector xv = FloatVector.fromArray(FS, x, k0 + u + p * L);
+                        acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
+                        acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
+                        acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
+                        acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
+                    }
+                }
+            }
+            if (nan.reduceLanes(VectorOperators.MAX) == 0x7F) {
+                exact[j] = exact[j + 1] = exact[j + 2] = exact[j + 3] = true;
+            }
+            g.put(i, j, acc0.reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 1, acc1.reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 2, acc2.reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 3, acc3.reduceLanes(VectorOperators.ADD));
+        }
+        for (; j < n1; j++) {
+            long r0 = g.wRow(j);
+            FloatVector acc0 = FloatVector.zero(FS);
+            ByteVector nan = ByteVector.zero(BS);
+            int band = (j >>> 7) * kBlocks;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                FloatVector cs = FloatVector.broadcast(FS, cs8[band + kb]);
+                int k0 = kb * 128;
+                for (int u = 0; u < 128; u += U) {
+                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
+                    nan = nan.max(b0.and((byte) 0x7F));
+                    for (int p = 0; p < PARTS; p++) {
+                        acc0 = e4m3(b0, p).mul(cs).fma(FloatVector.fromArray(FS, x, k0 + u + p * L), acc0);
+                    }
+                }
+            }
+            if (nan.reduceLanes(VectorOperators.MAX) == 0x7F) {
+                exact[j] = true;
+            }
+            g.put(i, j, acc0.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact) {
+        MemorySegment w = g.w();
+        int kBlocks = g.k() / 32;
+        long sRow = g.wScaleRow();
+        int j = n0;
+        for (; j + 4 <= n1; j += 4) {
+            long r0 = g.wRow(j);
+            long r1 = g.wRow(j + 1);
+            long r2 = g.wRow(j + 2);
+            long r3 = g.wRow(j + 3);
+            long s0 = g.wScaleOffset() + j * sRow;
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = acc0;
+            FloatVector acc2 = acc0;
+            FloatVector acc3 = acc0;
+            FloatVector odd0 = acc0;
+            FloatVector odd1 = acc0;
+            FloatVector odd2 = acc0;
+            FloatVector odd3 = acc0;
+            boolean bad = false;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                float f0 = fp4Factor(g, s0 + kb);
+                float f1 = fp4Factor(g, s0 + sRow + kb);
+                float f2 = fp4Factor(g, s0 + 2 * sRow + kb);
+                float f3 = fp4Factor(g, s0 + 3 * sRow + kb);
+                bad |= Float.isNaN(f0 + f1 + f2 + f3);
+                FloatVector c0 = FloatVector.broadcast(FS, f0);
+                FloatVector c1 = FloatVector.broadcast(FS, f1);
+                FloatVector c2 = FloatVector.broadcast(FS, f2);
+                FloatVector c3 = FloatVector.broadcast(FS, f3);
+                for (int u = 0; u < 16; u += U) {
+                    long at = kb * 16L + u;
+                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + at, LE);
+                    ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + at, LE);
+                    ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + at, LE);
+                    ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + at, LE);
+                    for (int p = 0; p < PARTS; p++) {
+                        int e = kb * 32 + 2 * (u + p * L);
+                        FloatVector xe = FloatVector.fromArray(FS, x, e);
+                        FloatVector xo = FloatVector.fromArray(FS, x, e + L);
+                        IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
+                        IntVector v1 = (IntVector) b1.convertShape(VectorOperators.B2I, IS, p);
+                        IntVector v2 = (IntVector) b2.convertShape(VectorOperators.B2I, IS, p);
+                        IntVector v3 = (IntVector) b3.convertShape(VectorOperators.B2I, IS, p);
+                        acc0 = e2m1Low(v0).mul(c0).fma(xe, acc0);
+                        odd0 = e2m1High(v0).mul(c0).fma(xo, odd0);
+                        acc1 = e2m1Low(v1).mul(c1).fma(xe, acc1);
+                        odd1 = e2m1High(v1).mul(c1).fma(xo, odd1);
+                        acc2 = e2m1Low(v2).mul(c2).fma(xe, acc2);
+                        odd2 = e2m1High(v2).mul(c2).fma(xo, odd2);
+                        acc3 = e2m1Low(v3).mul(c3).fma(xe, acc3);
+                        odd3 = e2m1High(v3).mul(c3).fma(xo, odd3);
+                    }
+                }
+            }
+            if (bad) {
+                exact[j] = exact[j + 1] = exact[j + 2] = exact[j + 3] = true;
+            }
+            g.put(i, j, acc0.add(odd0).reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 1, acc1.add(odd1).reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 2, acc2.add(odd2).reduceLanes(VectorOperators.ADD));
+            g.put(i, j + 3, acc3.add(odd3).reduceLanes(VectorOperators.ADD));
+        }
+        for (; j < n1; j++) {
+            long r0 = g.wRow(j);
+            long s0 = g.wScaleOffset() + j * sRow;
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector odd0 = acc0;
+            boolean bad = false;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                float f0 = fp4Factor(g, s0 + kb);
+                bad |= Float.isNaN(f0);
+                FloatVector c0 = FloatVector.broadcast(FS, f0);
+                for (int u = 0; u < 16; u += U) {
+                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + kb * 16L + u, LE);
+                    for (int p = 0; p < PARTS; p++) {
+                        int e = kb * 32 + 2 * (u + p * L);
+                        IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
+                        acc0 = e2m1Low(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e), acc0);
+                        odd0 = e2m1High(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e + L), odd0);
+                    }
+                }
+            }
+            if (bad) {
+                exact[j] = true;
+            }
+            g.put(i, j, acc0.add(odd0).reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    private static void f32Rows(GemmArgs g, int i, float[] x, int n0, int n1) {
+        MemorySegment w = g.w();
+        int k = g.k();
+        int j = n0;
+        for (; j + 4 <= n1; j += 4) {
+            long r0 = g.wRow(j);
+            long r1 = g.wRow(j + 1);
+            long r2 = g.wRow(j + 2);
+            long r3 = g.wRow(j + 3);
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = acc0;
+            FloatVector acc2 = acc0;
+            FloatVector acc3 = acc0;
+            int c = 0;
+            for (; c <= k - L; c += L) {
+                FloatVector xv = FloatVector.fromArray(FS, x, c);
+                acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(xv, acc0);
+                acc1 = FloatVector.fromMemorySegment(FS, w, r1 + 4L * c, LE).fma(xv, acc1);
+                acc2 = FloatVector.fromMemorySegment(FS, w, r2 + 4L * c, LE).fma(xv, acc2);
+                acc3 = FloatVector.fromMemorySegment(FS, w, r3 + 4L * c, LE).fma(xv, acc3);
+            }
+            float t0 = acc0.reduceLanes(VectorOperators.ADD);
+            float t1 = acc1.reduceLanes(VectorOperators.ADD);
+            float t2 = acc2.reduceLanes(VectorOperators.ADD);
+            float t3 = acc3.reduceLanes(VectorOperators.ADD);
+            for (; c < k; c++) {
+                t0 += x[c] * w.get(F32, r0 + 4L * c);
+                t1 += x[c] * w.get(F32, r1 + 4L * c);
+                t2 += x[c] * w.get(F32, r2 + 4L * c);
+                t3 += x[c] * w.get(F32, r3 + 4L * c);
+            }
+            g.put(i, j, t0);
+            g.put(i, j + 1, t1);
+            g.put(i, j + 2, t2);
+            g.put(i, j + 3, t3);
+        }
+        for (; j < n1; j++) {
+            long r0 = g.wRow(j);
+            FloatVector acc0 = FloatVector.zero(FS);
+            int c = 0;
+            for (; c <= k - L; c += L) {
+                acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(FloatVector.fromArray(FS, x, c), acc0);
+            }
+            float t0 = acc0.reduceLanes(VectorOperators.ADD);
+            for (; c < k; c++) {
+                t0 += x[c] * w.get(F32, r0 + 4L * c);
+            }
+            g.put(i, j, t0);
+        }
+    }
+
+    private static void bf16Rows(GemmArgs g, int i, float[] x, int n0, int n1) {
+        MemorySegment w = g.w();
+        int k = g.k();
+        int j = n0;
+        for (; j + 4 <= n1; j += 4) {
+            long r0 = g.wRow(j);
+            long r1 = g.wRow(j + 1);
+            long r2 = g.wRow(j + 2);
+            long r3 = g.wRow(j + 3);
+            FloatVector acc0 = FloatVector.zero(FS);
+            FloatVector acc1 = acc0;
+            FloatVector acc2 = acc0;
+            FloatVector acc3 = acc0;
+            int c = 0;
+            for (; c <= k - L; c += L) {
+                FloatVector xv = FloatVector.fromArray(FS, x, c);
+                acc0 = bf16(w, r0 + 2L * c).fma(xv, acc0);
+                acc1 = bf16(w, r1 + 2L * c).fma(xv, acc1);
+                acc2 = bf16(w, r2 + 2L * c).fma(xv, acc2);
+                acc3 = bf16(w, r3 + 2L * c).fma(xv, acc3);
+            }
+            float t0 = acc0.reduceLanes(VectorOperators.ADD);
+            float t1 = acc1.reduceLanes(VectorOperators.ADD);
+            float t2 = acc2.reduceLanes(VectorOperators.ADD);
+            float t3 = acc3.reduceLanes(VectorOperators.ADD);
+            for (; c < k; c++) {
+                t0 += x[c] * bf16At(w, r0 + 2L * c);
+                t1 += x[c] * bf16At(w, r1 + 2L * c);
+                t2 += x[c] * bf16At(w, r2 + 2L * c);
+                t3 += x[c] * bf16At(w, r3 + 2L * c);
+            }
+            g.put(i, j, t0);
+            g.put(i, j + 1, t1);
+            g.put(i, j + 2, t2);
+            g.put(i, j + 3, t3);
+        }
+        for (; j < n1; j++) {
+            long r0 = g.wRow(j);
+            FloatVector acc0 = FloatVector.zero(FS);
+            int c = 0;
+            for (; c <= k - L; c += L) {
+                acc0 = bf16(w, r0 + 2L * c).fma(FloatVector.fromArray(FS, x, c), acc0);
+            }
+            float t0 = acc0.reduceLanes(VectorOperators.ADD);
+            for (; c < k; c++) {
+                t0 += x[c] * bf16At(w, r0 + 2L * c);
+            }
+            g.put(i, j, t0);
+        }
+    }
+
+    /** One BF16 value at byte offset {@code at}. */
+    static float bf16At(MemorySegment s, long at) {
+        return Float.intBitsToFloat((s.get(HostMemory.I16, at) & 0xFFFF) << 16);
+    }
+}
