@@ -3,10 +3,13 @@ package io.github.ds4j.internal.cpu;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RecursiveAction;
 
-/** Splits index ranges over all cores with the common fork-join pool. */
+/**
+ * Splits index ranges over all cores: the calling thread works alongside the common fork-join
+ * pool, whose parallelism is one less than the core count by default (on 2 cores: 1 worker).
+ */
 final class Parallel {
-    /** Worker count the fast paths use: the common pool's parallelism, at least 1. */
-    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism());
+    /** Threads the fast paths use: the common pool's workers plus the caller. */
+    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism() + 1);
 
     private Parallel() {
     }
@@ -29,7 +32,9 @@ final class Parallel {
             return;
         }
         long step = (n + chunks - 1) / chunks;
-        ForkJoinPool.commonPool().invoke(new Split(0, n, step, body));
+        // invoke() runs the root task in this thread, which then computes one half of every
+        // split while the pool's workers take the forked halves.
+        new Split(0, n, step, body).invoke();
     }
 
     private static final class Split extends RecursiveAction {
