@@ -96,13 +96,7 @@ final class GemmSimd {
                 switch (g.kind()) {
                     case FP8 -> fp8Rows(g, row, x, cs8, n0, n1, exact);
                     case FP4 -> fp4Rows(g, row, x, n0, n1, exact);
-                    case LINEAR -> {
-                        if (g.wType() == DType.F32) {
-                            f32Rows(g, row, x, n0, n1);
-                        } else {
-                            bf16Rows(g, row, x, n0, n1);
-                        }
-                    }
+                    case LINEAR -> realRows(g, row, x, n0, n1);
                 }
             });
         }
@@ -215,263 +209,260 @@ final class GemmSimd {
         }
     }
 
-    // ---- streaming kernels: one activation row, weight rows [n0, n1) with n0 % 4 == 0 ----
+    // ---- streaming kernels: one activation row i, weight rows [n0, n1) with n0 % 4 == 0 ----
+    // Each group of rows is its own small method: C2 stops inlining the Vector API calls of a
+    // method past a node budget, and a vector op that is not inlined allocates.
 
     private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact) {
-        MemorySegment w = g.w();
         int kBlocks = g.k() / 128;
+        float[] sums = new float[4];
         int j = n0;
         for (; j + 4 <= n1; j += 4) {
-            long r0 = g.wRow(j);
-            long r1 = g.wRow(j + 1);
-            long r2 = g.wRow(j + 2);
-            long r3 = g.wRow(j + 3);
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector acc1 = acc0;
-            FloatVector acc2 = acc0;
-            FloatVector acc3 = acc0;
-            ByteVector nan = ByteVector.zero(BS);
             // rows j..j+3 lie in one 128-row band because j % 4 == 0
-            int band = (j >>> 7) * kBlocks;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                FloatVector cs = FloatVector.broadcast(FS, cs8[band + kb]);
-                int k0 = kb * 128;
-                for (int u = 0; u < 128; u += U) {
-                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
-                    ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + k0 + u, LE);
-                    ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + k0 + u, LE);
-                    ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + k0 + u, LE);
-                    nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
-                    for (int p = 0; p < PARTS; p++) {
-                        FloatVector xv = FloatVector.fromArray(FS, x, k0 + u + p * L);
-                        acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
-                        acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
-                        acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
-                        acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
-                    }
-                }
-            }
-            if (nan.reduceLanes(VectorOperators.MAX) == 0x7F) {
+            if (fp8Four(g.w(), g.wRow(j), g.wRowBytes(), x, cs8, (j >>> 7) * kBlocks, kBlocks, sums)) {
                 exact[j] = exact[j + 1] = exact[j + 2] = exact[j + 3] = true;
             }
-            g.put(i, j, acc0.reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 1, acc1.reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 2, acc2.reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 3, acc3.reduceLanes(VectorOperators.ADD));
+            for (int r = 0; r < 4; r++) {
+                g.put(i, j + r, sums[r]);
+            }
         }
         for (; j < n1; j++) {
-            long r0 = g.wRow(j);
-            FloatVector acc0 = FloatVector.zero(FS);
-            ByteVector nan = ByteVector.zero(BS);
-            int band = (j >>> 7) * kBlocks;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                FloatVector cs = FloatVector.broadcast(FS, cs8[band + kb]);
-                int k0 = kb * 128;
-                for (int u = 0; u < 128; u += U) {
-                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
-                    nan = nan.max(b0.and((byte) 0x7F));
-                    for (int p = 0; p < PARTS; p++) {
-                        acc0 = e4m3(b0, p).mul(cs).fma(FloatVector.fromArray(FS, x, k0 + u + p * L), acc0);
-                    }
-                }
-            }
-            if (nan.reduceLanes(VectorOperators.MAX) == 0x7F) {
+            if (fp8One(g.w(), g.wRow(j), x, cs8, (j >>> 7) * kBlocks, kBlocks, sums)) {
                 exact[j] = true;
             }
-            g.put(i, j, acc0.reduceLanes(VectorOperators.ADD));
+            g.put(i, j, sums[0]);
         }
+    }
+
+    /** Four weight rows (rowBytes apart) times x into sums[0..4); true when a NaN code was seen. */
+    private static boolean fp8Four(MemorySegment w, long r0, long rowBytes, float[] x, float[] cs8, int csAt, int kBlocks,
+                                   float[] sums) {
+        long r1 = r0 + rowBytes;
+        long r2 = r1 + rowBytes;
+        long r3 = r2 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
+        ByteVector nan = ByteVector.zero(BS);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
+            int k0 = kb * 128;
+            for (int u = 0; u < 128; u += U) {
+                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
+                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + k0 + u, LE);
+                ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + k0 + u, LE);
+                ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + k0 + u, LE);
+                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+                for (int p = 0; p < PARTS; p++) {
+                    FloatVector xv = FloatVector.fromArray(FS, x, k0 + u + p * L);
+                    acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
+                    acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
+                    acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
+                    acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
+                }
+            }
+        }
+        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
+        sums[1] = acc1.reduceLanes(VectorOperators.ADD);
+        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
+        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
+    }
+
+    private static boolean fp8One(MemorySegment w, long r0, float[] x, float[] cs8, int csAt, int kBlocks, float[] sums) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        ByteVector nan = ByteVector.zero(BS);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
+            int k0 = kb * 128;
+            for (int u = 0; u < 128; u += U) {
+                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
+                nan = nan.max(b0.and((byte) 0x7F));
+                for (int p = 0; p < PARTS; p++) {
+                    acc0 = e4m3(b0, p).mul(cs).fma(FloatVector.fromArray(FS, x, k0 + u + p * L), acc0);
+                }
+            }
+        }
+        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
     private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact) {
-        MemorySegment w = g.w();
         int kBlocks = g.k() / 32;
-        long sRow = g.wScaleRow();
+        float[] f = new float[2 * kBlocks];
+        float[] sums = new float[2];
         int j = n0;
-        for (; j + 4 <= n1; j += 4) {
-            long r0 = g.wRow(j);
-            long r1 = g.wRow(j + 1);
-            long r2 = g.wRow(j + 2);
-            long r3 = g.wRow(j + 3);
-            long s0 = g.wScaleOffset() + j * sRow;
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector acc1 = acc0;
-            FloatVector acc2 = acc0;
-            FloatVector acc3 = acc0;
-            FloatVector odd0 = acc0;
-            FloatVector odd1 = acc0;
-            FloatVector odd2 = acc0;
-            FloatVector odd3 = acc0;
-            boolean bad = false;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                float f0 = fp4Factor(g, s0 + kb);
-                float f1 = fp4Factor(g, s0 + sRow + kb);
-                float f2 = fp4Factor(g, s0 + 2 * sRow + kb);
-                float f3 = fp4Factor(g, s0 + 3 * sRow + kb);
-                bad |= Float.isNaN(f0 + f1 + f2 + f3);
-                FloatVector c0 = FloatVector.broadcast(FS, f0);
-                FloatVector c1 = FloatVector.broadcast(FS, f1);
-                FloatVector c2 = FloatVector.broadcast(FS, f2);
-                FloatVector c3 = FloatVector.broadcast(FS, f3);
-                for (int u = 0; u < 16; u += U) {
-                    long at = kb * 16L + u;
-                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + at, LE);
-                    ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + at, LE);
-                    ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + at, LE);
-                    ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + at, LE);
-                    for (int p = 0; p < PARTS; p++) {
-                        int e = kb * 32 + 2 * (u + p * L);
-                        FloatVector xe = FloatVector.fromArray(FS, x, e);
-                        FloatVector xo = FloatVector.fromArray(FS, x, e + L);
-                        IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
-                        IntVector v1 = (IntVector) b1.convertShape(VectorOperators.B2I, IS, p);
-                        IntVector v2 = (IntVector) b2.convertShape(VectorOperators.B2I, IS, p);
-                        IntVector v3 = (IntVector) b3.convertShape(VectorOperators.B2I, IS, p);
-                        acc0 = e2m1Low(v0).mul(c0).fma(xe, acc0);
-                        odd0 = e2m1High(v0).mul(c0).fma(xo, odd0);
-                        acc1 = e2m1Low(v1).mul(c1).fma(xe, acc1);
-                        odd1 = e2m1High(v1).mul(c1).fma(xo, odd1);
-                        acc2 = e2m1Low(v2).mul(c2).fma(xe, acc2);
-                        odd2 = e2m1High(v2).mul(c2).fma(xo, odd2);
-                        acc3 = e2m1Low(v3).mul(c3).fma(xe, acc3);
-                        odd3 = e2m1High(v3).mul(c3).fma(xo, odd3);
-                    }
-                }
-            }
+        for (; j + 2 <= n1; j += 2) {
+            boolean bad = fp4Factors(g, j, f, 0) | fp4Factors(g, j + 1, f, kBlocks);
+            fp4Two(g.w(), g.wRow(j), g.wRowBytes(), x, f, kBlocks, sums);
             if (bad) {
-                exact[j] = exact[j + 1] = exact[j + 2] = exact[j + 3] = true;
+                exact[j] = exact[j + 1] = true;
             }
-            g.put(i, j, acc0.add(odd0).reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 1, acc1.add(odd1).reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 2, acc2.add(odd2).reduceLanes(VectorOperators.ADD));
-            g.put(i, j + 3, acc3.add(odd3).reduceLanes(VectorOperators.ADD));
+            g.put(i, j, sums[0]);
+            g.put(i, j + 1, sums[1]);
         }
-        for (; j < n1; j++) {
-            long r0 = g.wRow(j);
-            long s0 = g.wScaleOffset() + j * sRow;
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector odd0 = acc0;
-            boolean bad = false;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                float f0 = fp4Factor(g, s0 + kb);
-                bad |= Float.isNaN(f0);
-                FloatVector c0 = FloatVector.broadcast(FS, f0);
-                for (int u = 0; u < 16; u += U) {
-                    ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + kb * 16L + u, LE);
-                    for (int p = 0; p < PARTS; p++) {
-                        int e = kb * 32 + 2 * (u + p * L);
-                        IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
-                        acc0 = e2m1Low(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e), acc0);
-                        odd0 = e2m1High(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e + L), odd0);
-                    }
-                }
-            }
-            if (bad) {
-                exact[j] = true;
-            }
-            g.put(i, j, acc0.add(odd0).reduceLanes(VectorOperators.ADD));
+        if (j < n1) {
+            exact[j] |= fp4Factors(g, j, f, 0);
+            g.put(i, j, fp4One(g.w(), g.wRow(j), x, f, kBlocks));
         }
     }
 
-    private static void f32Rows(GemmArgs g, int i, float[] x, int n0, int n1) {
-        MemorySegment w = g.w();
-        int k = g.k();
+    /** The per-block factors (see {@link #fp4Factor}) of weight row j into f[at..]; true when one is NaN. */
+    static boolean fp4Factors(GemmArgs g, int j, float[] f, int at) {
+        long s0 = g.wScaleOffset() + j * g.wScaleRow();
+        boolean bad = false;
+        for (int kb = 0; kb < g.wScaleCols(); kb++) {
+            f[at + kb] = fp4Factor(g, s0 + kb);
+            bad |= Float.isNaN(f[at + kb]);
+        }
+        return bad;
+    }
+
+    /** Two packed FP4 weight rows times x (FP4 order); factors f[kb] and f[kBlocks + kb]. */
+    private static void fp4Two(MemorySegment w, long r0, long rowBytes, float[] x, float[] f, int kBlocks, float[] sums) {
+        long r1 = r0 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = acc0;
+        FloatVector odd0 = acc0;
+        FloatVector odd1 = acc0;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            FloatVector c0 = FloatVector.broadcast(FS, f[kb]);
+            FloatVector c1 = FloatVector.broadcast(FS, f[kBlocks + kb]);
+            for (int u = 0; u < 16; u += U) {
+                long at = kb * 16L + u;
+                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + at, LE);
+                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + at, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    int e = kb * 32 + 2 * (u + p * L);
+                    FloatVector xe = FloatVector.fromArray(FS, x, e);
+                    FloatVector xo = FloatVector.fromArray(FS, x, e + L);
+                    IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
+                    IntVector v1 = (IntVector) b1.convertShape(VectorOperators.B2I, IS, p);
+                    acc0 = e2m1Low(v0).mul(c0).fma(xe, acc0);
+                    odd0 = e2m1High(v0).mul(c0).fma(xo, odd0);
+                    acc1 = e2m1Low(v1).mul(c1).fma(xe, acc1);
+                    odd1 = e2m1High(v1).mul(c1).fma(xo, odd1);
+                }
+            }
+        }
+        sums[0] = acc0.add(odd0).reduceLanes(VectorOperators.ADD);
+        sums[1] = acc1.add(odd1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static float fp4One(MemorySegment w, long r0, float[] x, float[] f, int kBlocks) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector odd0 = acc0;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            FloatVector c0 = FloatVector.broadcast(FS, f[kb]);
+            for (int u = 0; u < 16; u += U) {
+                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + kb * 16L + u, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    int e = kb * 32 + 2 * (u + p * L);
+                    IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
+                    acc0 = e2m1Low(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e), acc0);
+                    odd0 = e2m1High(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e + L), odd0);
+                }
+            }
+        }
+        return acc0.add(odd0).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void realRows(GemmArgs g, int i, float[] x, int n0, int n1) {
+        boolean f32 = g.wType() == DType.F32;
+        float[] sums = new float[4];
         int j = n0;
         for (; j + 4 <= n1; j += 4) {
-            long r0 = g.wRow(j);
-            long r1 = g.wRow(j + 1);
-            long r2 = g.wRow(j + 2);
-            long r3 = g.wRow(j + 3);
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector acc1 = acc0;
-            FloatVector acc2 = acc0;
-            FloatVector acc3 = acc0;
-            int c = 0;
-            for (; c <= k - L; c += L) {
-                FloatVector xv = FloatVector.fromArray(FS, x, c);
-                acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(xv, acc0);
-                acc1 = FloatVector.fromMemorySegment(FS, w, r1 + 4L * c, LE).fma(xv, acc1);
-                acc2 = FloatVector.fromMemorySegment(FS, w, r2 + 4L * c, LE).fma(xv, acc2);
-                acc3 = FloatVector.fromMemorySegment(FS, w, r3 + 4L * c, LE).fma(xv, acc3);
+            if (f32) {
+                f32Four(g.w(), g.wRow(j), g.wRowBytes(), x, g.k(), sums);
+            } else {
+                bf16Four(g.w(), g.wRow(j), g.wRowBytes(), x, g.k(), sums);
             }
-            float t0 = acc0.reduceLanes(VectorOperators.ADD);
-            float t1 = acc1.reduceLanes(VectorOperators.ADD);
-            float t2 = acc2.reduceLanes(VectorOperators.ADD);
-            float t3 = acc3.reduceLanes(VectorOperators.ADD);
-            for (; c < k; c++) {
-                t0 += x[c] * w.get(F32, r0 + 4L * c);
-                t1 += x[c] * w.get(F32, r1 + 4L * c);
-                t2 += x[c] * w.get(F32, r2 + 4L * c);
-                t3 += x[c] * w.get(F32, r3 + 4L * c);
+            for (int r = 0; r < 4; r++) {
+                g.put(i, j + r, sums[r]);
             }
-            g.put(i, j, t0);
-            g.put(i, j + 1, t1);
-            g.put(i, j + 2, t2);
-            g.put(i, j + 3, t3);
         }
         for (; j < n1; j++) {
-            long r0 = g.wRow(j);
-            FloatVector acc0 = FloatVector.zero(FS);
-            int c = 0;
-            for (; c <= k - L; c += L) {
-                acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(FloatVector.fromArray(FS, x, c), acc0);
-            }
-            float t0 = acc0.reduceLanes(VectorOperators.ADD);
-            for (; c < k; c++) {
-                t0 += x[c] * w.get(F32, r0 + 4L * c);
-            }
-            g.put(i, j, t0);
+            g.put(i, j, f32 ? f32One(g.w(), g.wRow(j), x, g.k()) : bf16One(g.w(), g.wRow(j), x, g.k()));
         }
     }
 
-    private static void bf16Rows(GemmArgs g, int i, float[] x, int n0, int n1) {
-        MemorySegment w = g.w();
-        int k = g.k();
-        int j = n0;
-        for (; j + 4 <= n1; j += 4) {
-            long r0 = g.wRow(j);
-            long r1 = g.wRow(j + 1);
-            long r2 = g.wRow(j + 2);
-            long r3 = g.wRow(j + 3);
-            FloatVector acc0 = FloatVector.zero(FS);
-            FloatVector acc1 = acc0;
-            FloatVector acc2 = acc0;
-            FloatVector acc3 = acc0;
-            int c = 0;
-            for (; c <= k - L; c += L) {
-                FloatVector xv = FloatVector.fromArray(FS, x, c);
-                acc0 = bf16(w, r0 + 2L * c).fma(xv, acc0);
-                acc1 = bf16(w, r1 + 2L * c).fma(xv, acc1);
-                acc2 = bf16(w, r2 + 2L * c).fma(xv, acc2);
-                acc3 = bf16(w, r3 + 2L * c).fma(xv, acc3);
-            }
-            float t0 = acc0.reduceLanes(VectorOperators.ADD);
-            float t1 = acc1.reduceLanes(VectorOperators.ADD);
-            float t2 = acc2.reduceLanes(VectorOperators.ADD);
-            float t3 = acc3.reduceLanes(VectorOperators.ADD);
-            for (; c < k; c++) {
-                t0 += x[c] * bf16At(w, r0 + 2L * c);
-                t1 += x[c] * bf16At(w, r1 + 2L * c);
-                t2 += x[c] * bf16At(w, r2 + 2L * c);
-                t3 += x[c] * bf16At(w, r3 + 2L * c);
-            }
-            g.put(i, j, t0);
-            g.put(i, j + 1, t1);
-            g.put(i, j + 2, t2);
-            g.put(i, j + 3, t3);
+    private static void f32Four(MemorySegment w, long r0, long rowBytes, float[] x, int k, float[] sums) {
+        long r1 = r0 + rowBytes;
+        long r2 = r1 + rowBytes;
+        long r3 = r2 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
+        int c = 0;
+        for (; c <= k - L; c += L) {
+            FloatVector xv = FloatVector.fromArray(FS, x, c);
+            acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(xv, acc0);
+            acc1 = FloatVector.fromMemorySegment(FS, w, r1 + 4L * c, LE).fma(xv, acc1);
+            acc2 = FloatVector.fromMemorySegment(FS, w, r2 + 4L * c, LE).fma(xv, acc2);
+            acc3 = FloatVector.fromMemorySegment(FS, w, r3 + 4L * c, LE).fma(xv, acc3);
         }
-        for (; j < n1; j++) {
-            long r0 = g.wRow(j);
-            FloatVector acc0 = FloatVector.zero(FS);
-            int c = 0;
-            for (; c <= k - L; c += L) {
-                acc0 = bf16(w, r0 + 2L * c).fma(FloatVector.fromArray(FS, x, c), acc0);
-            }
-            float t0 = acc0.reduceLanes(VectorOperators.ADD);
-            for (; c < k; c++) {
-                t0 += x[c] * bf16At(w, r0 + 2L * c);
-            }
-            g.put(i, j, t0);
+        sums[0] = acc0.reduceLanes(VectorOperators.ADD) + f32Tail(w, r0, x, c, k);
+        sums[1] = acc1.reduceLanes(VectorOperators.ADD) + f32Tail(w, r1, x, c, k);
+        sums[2] = acc2.reduceLanes(VectorOperators.ADD) + f32Tail(w, r2, x, c, k);
+        sums[3] = acc3.reduceLanes(VectorOperators.ADD) + f32Tail(w, r3, x, c, k);
+    }
+
+    private static float f32One(MemorySegment w, long r0, float[] x, int k) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        int c = 0;
+        for (; c <= k - L; c += L) {
+            acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(FloatVector.fromArray(FS, x, c), acc0);
         }
+        return acc0.reduceLanes(VectorOperators.ADD) + f32Tail(w, r0, x, c, k);
+    }
+
+    private static float f32Tail(MemorySegment w, long row, float[] x, int from, int k) {
+        float t = 0;
+        for (int c = from; c < k; c++) {
+            t += x[c] * w.get(F32, row + 4L * c);
+        }
+        return t;
+    }
+
+    private static void bf16Four(MemorySegment w, long r0, long rowBytes, float[] x, int k, float[] sums) {
+        long r1 = r0 + rowBytes;
+        long r2 = r1 + rowBytes;
+        long r3 = r2 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
+        int c = 0;
+        for (; c <= k - L; c += L) {
+            FloatVector xv = FloatVector.fromArray(FS, x, c);
+            acc0 = bf16(w, r0 + 2L * c).fma(xv, acc0);
+            acc1 = bf16(w, r1 + 2L * c).fma(xv, acc1);
+            acc2 = bf16(w, r2 + 2L * c).fma(xv, acc2);
+            acc3 = bf16(w, r3 + 2L * c).fma(xv, acc3);
+        }
+        sums[0] = acc0.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r0, x, c, k);
+        sums[1] = acc1.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r1, x, c, k);
+        sums[2] = acc2.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r2, x, c, k);
+        sums[3] = acc3.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r3, x, c, k);
+    }
+
+    private static float bf16One(MemorySegment w, long r0, float[] x, int k) {
+        FloatVector acc0 = FloatVector.zero(FS);
+        int c = 0;
+        for (; c <= k - L; c += L) {
+            acc0 = bf16(w, r0 + 2L * c).fma(FloatVector.fromArray(FS, x, c), acc0);
+        }
+        return acc0.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r0, x, c, k);
+    }
+
+    private static float bf16Tail(MemorySegment w, long row, float[] x, int from, int k) {
+        float t = 0;
+        for (int c = from; c < k; c++) {
+            t += x[c] * bf16At(w, row + 2L * c);
+        }
+        return t;
     }
 
     /** One BF16 value at byte offset {@code at}. */

@@ -41,7 +41,7 @@ final class GemmTiles {
     static final int MC = 256;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
-        new float[NT * KC], new float[0], new float[0],
+        new float[NT * KC], new float[0], new float[0], new float[0],
     });
 
     private GemmTiles() {
@@ -67,8 +67,9 @@ final class GemmTiles {
             Parallel.forRange(tiles, 1, (t0, t1) -> {
                 float[] bt = scratch(0, NT * KC);
                 float[] ct = scratch(2, NT * panels * MR);
+                float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, NT * (k / 32)) : null;
                 for (int t = (int) t0; t < t1; t++) {
-                    tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, exact);
+                    tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, factors, exact);
                 }
             });
         }
@@ -99,7 +100,7 @@ final class GemmTiles {
     }
 
     private static void tile(GemmArgs g, float[] ap, int m0, int mc, int panels, int n0, float[] cs8,
-                             float[] bt, float[] ct, boolean[] exact) {
+                             float[] bt, float[] ct, float[] factors, boolean[] exact) {
         int k = g.k();
         int rows = Math.min(NT, g.n() - n0);
         int rowsPadded = (rows + NR - 1) / NR * NR;
@@ -107,7 +108,7 @@ final class GemmTiles {
         Arrays.fill(ct, 0, rowsPadded * mPadded, 0f);
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kLen = Math.min(KC, k - k0);
-            decode(g, n0, rows, k0, kLen, cs8, bt, exact);
+            decode(g, n0, rows, k0, kLen, cs8, factors, bt, exact);
             for (int r = rows; r < rowsPadded; r++) {
                 Arrays.fill(bt, r * KC, r * KC + kLen, 0f);
             }
@@ -125,72 +126,75 @@ final class GemmTiles {
     }
 
     /** Weight rows [n0, n0 + rows), columns [k0, k0 + kLen) as f32 with their scales: bt[r * KC + c]. */
-    private static void decode(GemmArgs g, int n0, int rows, int k0, int kLen, float[] cs8, float[] bt, boolean[] exact) {
+    private static void decode(GemmArgs g, int n0, int rows, int k0, int kLen, float[] cs8, float[] factors,
+                               float[] bt, boolean[] exact) {
         MemorySegment w = g.w();
-        switch (g.kind()) {
-            case FP8 -> {
-                int kBlocks = g.k() / 128;
-                for (int r = 0; r < rows; r++) {
-                    int j = n0 + r;
-                    long row = g.wRow(j);
-                    int band = (j >>> 7) * kBlocks;
-                    ByteVector nan = ByteVector.zero(BS);
-                    for (int c0 = 0; c0 < kLen; c0 += 128) {
-                        FloatVector cs = FloatVector.broadcast(FS, cs8[band + (k0 + c0) / 128]);
-                        for (int u = 0; u < 128; u += U) {
-                            ByteVector b = ByteVector.fromMemorySegment(BS, w, row + k0 + c0 + u, LE);
-                            nan = nan.max(b.and((byte) 0x7F));
-                            for (int p = 0; p < PARTS; p++) {
-                                GemmSimd.e4m3(b, p).mul(cs).intoArray(bt, r * KC + c0 + u + p * L);
-                            }
-                        }
-                    }
-                    if (nan.reduceLanes(VectorOperators.MAX) == 0x7F) {
+        for (int r = 0; r < rows; r++) {
+            int j = n0 + r;
+            long row = g.wRow(j);
+            switch (g.kind()) {
+                case FP8 -> {
+                    int csAt = (j >>> 7) * (g.k() / 128) + k0 / 128;
+                    if (fp8Row(w, row + k0, kLen, cs8, csAt, bt, r * KC)) {
                         exact[j] = true;
                     }
                 }
-            }
-            case FP4 -> {
-                for (int r = 0; r < rows; r++) {
-                    int j = n0 + r;
-                    long row = g.wRow(j);
-                    long scales = g.wScaleOffset() + j * g.wScaleRow();
-                    for (int c0 = 0; c0 < kLen; c0 += 32) {
-                        int kb = (k0 + c0) / 32;
-                        float f = GemmSimd.fp4Factor(g, scales + kb);
-                        if (Float.isNaN(f)) {
-                            exact[j] = true;
-                        }
-                        FloatVector cs = FloatVector.broadcast(FS, f);
-                        for (int u = 0; u < 16; u += U) {
-                            ByteVector b = ByteVector.fromMemorySegment(BS, w, row + kb * 16L + u, LE);
-                            for (int p = 0; p < PARTS; p++) {
-                                IntVector v = (IntVector) b.convertShape(VectorOperators.B2I, GemmSimd.IS, p);
-                                int at = r * KC + c0 + 2 * (u + p * L);
-                                GemmSimd.e2m1Low(v).mul(cs).intoArray(bt, at);
-                                GemmSimd.e2m1High(v).mul(cs).intoArray(bt, at + L);
-                            }
-                        }
+                case FP4 -> {
+                    if (k0 == 0 && GemmSimd.fp4Factors(g, j, factors, r * (g.k() / 32))) {
+                        exact[j] = true;
                     }
+                    fp4Row(w, row + k0 / 2, kLen, factors, r * (g.k() / 32) + k0 / 32, bt, r * KC);
                 }
-            }
-            case LINEAR -> {
-                boolean f32 = g.wType() == DType.F32;
-                for (int r = 0; r < rows; r++) {
-                    long row = g.wRow(n0 + r);
-                    if (f32) {
+                case LINEAR -> {
+                    if (g.wType() == DType.F32) {
                         MemorySegment.copy(w, HostMemory.F32, row + 4L * k0, bt, r * KC, kLen);
                     } else {
-                        int c = 0;
-                        for (; c <= kLen - L; c += L) {
-                            GemmSimd.bf16(w, row + 2L * (k0 + c)).intoArray(bt, r * KC + c);
-                        }
-                        for (; c < kLen; c++) {
-                            bt[r * KC + c] = GemmSimd.bf16At(w, row + 2L * (k0 + c));
-                        }
+                        bf16Row(w, row + 2L * k0, kLen, bt, r * KC);
                     }
                 }
             }
+        }
+    }
+
+    /** kLen E4M3 codes from byte offset at, times their block factors cs8[csAt..]; true when one is NaN. */
+    private static boolean fp8Row(MemorySegment w, long at, int kLen, float[] cs8, int csAt, float[] bt, int to) {
+        ByteVector nan = ByteVector.zero(BS);
+        for (int c0 = 0; c0 < kLen; c0 += 128) {
+            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + c0 / 128]);
+            for (int u = 0; u < 128; u += U) {
+                ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 + u, LE);
+                nan = nan.max(b.and((byte) 0x7F));
+                for (int p = 0; p < PARTS; p++) {
+                    GemmSimd.e4m3(b, p).mul(cs).intoArray(bt, to + c0 + u + p * L);
+                }
+            }
+        }
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
+    }
+
+    /** kLen packed E2M1 codes from byte offset at, in FP4 order, times their factors f[fAt..]. */
+    private static void fp4Row(MemorySegment w, long at, int kLen, float[] f, int fAt, float[] bt, int to) {
+        for (int c0 = 0; c0 < kLen; c0 += 32) {
+            FloatVector cs = FloatVector.broadcast(FS, f[fAt + c0 / 32]);
+            for (int u = 0; u < 16; u += U) {
+                ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 / 2 + u, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    IntVector v = (IntVector) b.convertShape(VectorOperators.B2I, GemmSimd.IS, p);
+                    int e = to + c0 + 2 * (u + p * L);
+                    GemmSimd.e2m1Low(v).mul(cs).intoArray(bt, e);
+                    GemmSimd.e2m1High(v).mul(cs).intoArray(bt, e + L);
+                }
+            }
+        }
+    }
+
+    private static void bf16Row(MemorySegment w, long at, int kLen, float[] bt, int to) {
+        int c = 0;
+        for (; c <= kLen - L; c += L) {
+            GemmSimd.bf16(w, at + 2L * c).intoArray(bt, to + c);
+        }
+        for (; c < kLen; c++) {
+            bt[to + c] = GemmSimd.bf16At(w, at + 2L * c);
         }
     }
 
