@@ -63,6 +63,18 @@ record GemmArgs(Kind kind, int m, int n, int k,
         }
     }
 
+    /** Writes y[row, col .. col + count) from {@code v[0..count)}. */
+    void putRow(int row, int col, float[] v, int count) {
+        long at = yOffset + row * yRowStride + col;
+        if (yBf16) {
+            for (int c = 0; c < count; c++) {
+                y.setAtIndex(HostMemory.I16, at + c, BF16.encode(v[c]));
+            }
+        } else {
+            MemorySegment.copy(v, 0, y, HostMemory.F32, at * 4, count);
+        }
+    }
+
     /** The activation scale of row {@code row}, K block {@code block} (of 128). */
     float aScale(int row, int block) {
         return aScales[row * aScaleCols + block];

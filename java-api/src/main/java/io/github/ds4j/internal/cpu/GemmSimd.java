@@ -7,6 +7,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -214,77 +215,88 @@ final class GemmSimd {
     // method past a node budget, and a vector op that is not inlined allocates.
 
     private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact) {
-        int kBlocks = g.k() / 128;
-        float[] sums = new float[4];
-        int j = n0;
-        for (; j + 4 <= n1; j += 4) {
-            // rows j..j+3 lie in one 128-row band because j % 4 == 0
-            if (fp8Four(g.w(), g.wRow(j), g.wRowBytes(), x, cs8, (j >>> 7) * kBlocks, kBlocks, sums)) {
-                exact[j] = exact[j + 1] = exact[j + 2] = exact[j + 3] = true;
+        int k = g.k();
+        int kBlocks = k / 128;
+        float[] xs = new float[k];
+        float[] sums = new float[2];
+        int band = -1;
+        boolean folded = false;
+        for (int j = n0; j < n1; j += 2) {
+            // j is even, so rows j and j + 1 share a 128-row band
+            if (j >>> 7 != band) {
+                band = j >>> 7;
+                folded = fold(x, cs8, band * kBlocks, xs);
             }
-            for (int r = 0; r < 4; r++) {
-                g.put(i, j + r, sums[r]);
-            }
-        }
-        for (; j < n1; j++) {
-            if (fp8One(g.w(), g.wRow(j), x, cs8, (j >>> 7) * kBlocks, kBlocks, sums)) {
-                exact[j] = true;
-            }
+            long rowBytes = j + 1 < n1 ? g.wRowBytes() : 0; // an odd last row is computed twice
+            boolean nan = folded
+                    ? fp8Two(g.w(), g.wRow(j), rowBytes, xs, k, sums)
+                    : fp8TwoScaled(g.w(), g.wRow(j), rowBytes, x, cs8, band * kBlocks, kBlocks, sums);
+            exact[j] |= nan;
             g.put(i, j, sums[0]);
+            if (j + 1 < n1) {
+                exact[j + 1] |= nan;
+                g.put(i, j + 1, sums[1]);
+            }
         }
     }
 
-    /** Four weight rows (rowBytes apart) times x into sums[0..4); true when a NaN code was seen. */
-    private static boolean fp8Four(MemorySegment w, long r0, long rowBytes, float[] x, float[] cs8, int csAt, int kBlocks,
-                                   float[] sums) {
+    /**
+     * xs = x times the band's block factors (2^120 * sW), so that shifted codes times xs are the
+     * scaled products; false when a product is not finite (then the factors are applied per block).
+     */
+    private static boolean fold(float[] x, float[] cs8, int csAt, float[] xs) {
+        FloatVector any = FloatVector.zero(FS);
+        for (int c = 0; c < x.length; c += L) {
+            FloatVector v = FloatVector.fromArray(FS, x, c).mul(cs8[csAt + c / 128]);
+            v.intoArray(xs, c);
+            any = any.add(v.sub(v)); // NaN in a lane once any product is infinite or NaN
+        }
+        return !any.test(VectorOperators.IS_NAN).anyTrue();
+    }
+
+    /** Two E4M3 weight rows (rowBytes apart) times xs into sums[0..2); true when a NaN code was seen. */
+    private static boolean fp8Two(MemorySegment w, long r0, long rowBytes, float[] xs, int k, float[] sums) {
         long r1 = r0 + rowBytes;
-        long r2 = r1 + rowBytes;
-        long r3 = r2 + rowBytes;
         FloatVector acc0 = FloatVector.zero(FS);
         FloatVector acc1 = acc0;
-        FloatVector acc2 = acc0;
-        FloatVector acc3 = acc0;
+        ByteVector nan = ByteVector.zero(BS);
+        for (int c = 0; c < k; c += U) {
+            ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
+            ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
+            nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
+            for (int p = 0; p < PARTS; p++) {
+                FloatVector xv = FloatVector.fromArray(FS, xs, c + p * L);
+                acc0 = e4m3(b0, p).fma(xv, acc0);
+                acc1 = e4m3(b1, p).fma(xv, acc1);
+            }
+        }
+        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
+        sums[1] = acc1.reduceLanes(VectorOperators.ADD);
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
+    }
+
+    /** As {@link #fp8Two} with the block factors cs8[csAt..] applied to the decoded codes. */
+    private static boolean fp8TwoScaled(MemorySegment w, long r0, long rowBytes, float[] x, float[] cs8, int csAt, int kBlocks,
+                                        float[] sums) {
+        long r1 = r0 + rowBytes;
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = acc0;
         ByteVector nan = ByteVector.zero(BS);
         for (int kb = 0; kb < kBlocks; kb++) {
             FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
-            int k0 = kb * 128;
-            for (int u = 0; u < 128; u += U) {
-                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
-                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + k0 + u, LE);
-                ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + k0 + u, LE);
-                ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + k0 + u, LE);
-                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+            for (int c = kb * 128; c < kb * 128 + 128; c += U) {
+                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
+                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
+                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
                 for (int p = 0; p < PARTS; p++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, k0 + u + p * L);
+                    FloatVector xv = FloatVector.fromArray(FS, x, c + p * L);
                     acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
                     acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
-                    acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
-                    acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
                 }
             }
         }
         sums[0] = acc0.reduceLanes(VectorOperators.ADD);
         sums[1] = acc1.reduceLanes(VectorOperators.ADD);
-        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
-        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
-        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
-    }
-
-    private static boolean fp8One(MemorySegment w, long r0, float[] x, float[] cs8, int csAt, int kBlocks, float[] sums) {
-        FloatVector acc0 = FloatVector.zero(FS);
-        ByteVector nan = ByteVector.zero(BS);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
-            int k0 = kb * 128;
-            for (int u = 0; u < 128; u += U) {
-                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + k0 + u, LE);
-                nan = nan.max(b0.and((byte) 0x7F));
-                for (int p = 0; p < PARTS; p++) {
-                    acc0 = e4m3(b0, p).mul(cs).fma(FloatVector.fromArray(FS, x, k0 + u + p * L), acc0);
-                }
-            }
-        }
-        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
         return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
@@ -311,12 +323,39 @@ final class GemmSimd {
     /** The per-block factors (see {@link #fp4Factor}) of weight row j into f[at..]; true when one is NaN. */
     static boolean fp4Factors(GemmArgs g, int j, float[] f, int at) {
         long s0 = g.wScaleOffset() + j * g.wScaleRow();
-        boolean bad = false;
-        for (int kb = 0; kb < g.wScaleCols(); kb++) {
-            f[at + kb] = fp4Factor(g, s0 + kb);
-            bad |= Float.isNaN(f[at + kb]);
+        int blocks = g.wScaleCols();
+        MemorySegment s = g.wScales();
+        VectorMask<Float> bad = FS.maskAll(false);
+        int kb = 0;
+        if (g.wScaleF32()) {
+            for (; kb <= blocks - L; kb += L) {
+                FloatVector v = FloatVector.fromMemorySegment(FS, s, (s0 + kb) * 4, LE);
+                FloatVector fv = v.mul(E2M1_UNIT);
+                // NaN unless |s| >= TINY_SCALE and the factor is finite (fv - fv is 0 only then)
+                VectorMask<Float> ok = v.abs().compare(VectorOperators.GE, Gemm.TINY_SCALE)
+                        .and(fv.sub(fv).compare(VectorOperators.EQ, 0f));
+                fv.blend(Float.NaN, ok.not()).intoArray(f, at + kb);
+                bad = bad.or(ok.not());
+            }
+        } else {
+            for (; kb <= blocks - U; kb += U) {
+                ByteVector codes = ByteVector.fromMemorySegment(BS, s, s0 + kb, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    IntVector e = ((IntVector) codes.convertShape(VectorOperators.B2I, IS, p)).and(0xFF);
+                    // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
+                    FloatVector fv = e.add(126).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                    VectorMask<Float> ok = e.compare(VectorOperators.GE, MIN_E8M0).and(e.compare(VectorOperators.LE, 128)).cast(FS);
+                    fv.blend(Float.NaN, ok.not()).intoArray(f, at + kb + p * L);
+                    bad = bad.or(ok.not());
+                }
+            }
         }
-        return bad;
+        boolean any = bad.anyTrue();
+        for (; kb < blocks; kb++) {
+            f[at + kb] = fp4Factor(g, s0 + kb);
+            any |= Float.isNaN(f[at + kb]);
+        }
+        return any;
     }
 
     /** Two packed FP4 weight rows times x (FP4 order); factors f[kb] and f[kBlocks + kb]. */

@@ -33,15 +33,15 @@ final class GemmTiles {
     static final int MR = 2 * L;
     /** Weight rows per micro-tile: 2 x 6 accumulators plus operands fit 16 vector registers. */
     static final int NR = 6;
-    /** Columns per decoded tile: a multiple of the FP8 (128) and FP4 (32) blocks; NR rows of it stay in L1. */
+    /** Columns per micro-kernel call: a multiple of the FP8 (128) and FP4 (32) blocks; NR rows of it stay in L1. */
     static final int KC = 256;
-    /** Weight rows per tile (a multiple of NR): the decoded tile (48 KiB) stays in L2. */
+    /** Weight rows per tile (a multiple of NR); the tile is decoded for all of K (192 KiB per 1024 columns). */
     static final int NT = 48;
     /** Activation rows packed at a time: bounds the f32 copy of the activations. */
     static final int MC = 256;
 
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][] {
-        new float[NT * KC], new float[0], new float[0], new float[0],
+        new float[0], new float[0], new float[0], new float[0], new float[0],
     });
 
     private GemmTiles() {
@@ -65,11 +65,12 @@ final class GemmTiles {
                 }
             });
             Parallel.forRange(tiles, 1, (t0, t1) -> {
-                float[] bt = scratch(0, NT * KC);
+                float[] bt = scratch(0, NT * (k + KC - 1) / KC * KC);
                 float[] ct = scratch(2, NT * panels * MR);
-                float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, NT * (k / 32)) : null;
+                float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, k / 32) : null;
+                float[] out = scratch(4, NT);
                 for (int t = (int) t0; t < t1; t++) {
-                    tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, factors, exact);
+                    tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, factors, out, exact);
                 }
             });
         }
@@ -100,87 +101,98 @@ final class GemmTiles {
     }
 
     private static void tile(GemmArgs g, float[] ap, int m0, int mc, int panels, int n0, float[] cs8,
-                             float[] bt, float[] ct, float[] factors, boolean[] exact) {
+                             float[] bt, float[] ct, float[] factors, float[] out, boolean[] exact) {
         int k = g.k();
         int rows = Math.min(NT, g.n() - n0);
         int rowsPadded = (rows + NR - 1) / NR * NR;
         int mPadded = panels * MR;
+        int kBlocks = (k + KC - 1) / KC;
         Arrays.fill(ct, 0, rowsPadded * mPadded, 0f);
-        for (int k0 = 0; k0 < k; k0 += KC) {
-            int kLen = Math.min(KC, k - k0);
-            decode(g, n0, rows, k0, kLen, cs8, factors, bt, exact);
+        // The whole K of the tile's rows first: each weight row is then read front to back.
+        for (int r = 0; r < rows; r++) {
+            decodeRow(g, n0 + r, r, rowsPadded, cs8, factors, bt, exact);
+        }
+        for (int kb = 0; kb < kBlocks; kb++) {
             for (int r = rows; r < rowsPadded; r++) {
-                Arrays.fill(bt, r * KC, r * KC + kLen, 0f);
+                Arrays.fill(bt, (kb * rowsPadded + r) * KC, (kb * rowsPadded + r + 1) * KC, 0f);
             }
+        }
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int k0 = kb * KC;
+            int kLen = Math.min(KC, k - k0);
             for (int r0 = 0; r0 < rowsPadded; r0 += NR) {
+                int b = (kb * rowsPadded + r0) * KC;
                 for (int p = 0; p < panels; p++) {
-                    micro(ap, (p * k + k0) * MR, bt, r0 * KC, kLen, ct, r0 * mPadded + p * MR, mPadded);
+                    micro(ap, (p * k + k0) * MR, bt, b, kLen, ct, r0 * mPadded + p * MR, mPadded);
                 }
             }
         }
         for (int i = 0; i < mc; i++) {
             for (int r = 0; r < rows; r++) {
-                g.put(m0 + i, n0 + r, ct[r * mPadded + i]);
+                out[r] = ct[r * mPadded + i];
             }
+            g.putRow(m0 + i, n0, out, rows);
         }
     }
 
-    /** Weight rows [n0, n0 + rows), columns [k0, k0 + kLen) as f32 with their scales: bt[r * KC + c]. */
-    private static void decode(GemmArgs g, int n0, int rows, int k0, int kLen, float[] cs8, float[] factors,
-                               float[] bt, boolean[] exact) {
+    /**
+     * Weight row j as f32 with its scales into the tile's blocked layout: columns [kb * KC,
+     * kb * KC + KC) of tile row r start at bt[(kb * rowsPadded + r) * KC], so the NR rows a
+     * micro-kernel reads are one contiguous piece.
+     */
+    private static void decodeRow(GemmArgs g, int j, int r, int rowsPadded, float[] cs8, float[] factors, float[] bt,
+                                  boolean[] exact) {
         MemorySegment w = g.w();
-        for (int r = 0; r < rows; r++) {
-            int j = n0 + r;
-            long row = g.wRow(j);
-            switch (g.kind()) {
-                case FP8 -> {
-                    int csAt = (j >>> 7) * (g.k() / 128) + k0 / 128;
-                    if (fp8Row(w, row + k0, kLen, cs8, csAt, bt, r * KC)) {
-                        exact[j] = true;
-                    }
-                }
-                case FP4 -> {
-                    if (k0 == 0 && GemmSimd.fp4Factors(g, j, factors, r * (g.k() / 32))) {
-                        exact[j] = true;
-                    }
-                    fp4Row(w, row + k0 / 2, kLen, factors, r * (g.k() / 32) + k0 / 32, bt, r * KC);
-                }
-                case LINEAR -> {
+        long row = g.wRow(j);
+        int k = g.k();
+        int stride = rowsPadded * KC; // from one KC block of a row to the next
+        switch (g.kind()) {
+            case FP8 -> exact[j] |= fp8Row(w, row, k, cs8, (j >>> 7) * (k / 128), bt, r * KC, stride);
+            case FP4 -> {
+                exact[j] |= GemmSimd.fp4Factors(g, j, factors, 0);
+                fp4Row(w, row, k, factors, bt, r * KC, stride);
+            }
+            case LINEAR -> {
+                for (int k0 = 0; k0 < k; k0 += KC) {
+                    int at = (k0 / KC) * stride + r * KC;
+                    int kLen = Math.min(KC, k - k0);
                     if (g.wType() == DType.F32) {
-                        MemorySegment.copy(w, HostMemory.F32, row + 4L * k0, bt, r * KC, kLen);
+                        MemorySegment.copy(w, HostMemory.F32, row + 4L * k0, bt, at, kLen);
                     } else {
-                        bf16Row(w, row + 2L * k0, kLen, bt, r * KC);
+                        bf16Row(w, row + 2L * k0, kLen, bt, at);
                     }
                 }
             }
         }
     }
 
-    /** kLen E4M3 codes from byte offset at, times their block factors cs8[csAt..]; true when one is NaN. */
-    private static boolean fp8Row(MemorySegment w, long at, int kLen, float[] cs8, int csAt, float[] bt, int to) {
+    /** K E4M3 codes from byte offset at times their block factors cs8[csAt..]; true when one is NaN. */
+    private static boolean fp8Row(MemorySegment w, long at, int k, float[] cs8, int csAt, float[] bt, int to, int stride) {
         ByteVector nan = ByteVector.zero(BS);
-        for (int c0 = 0; c0 < kLen; c0 += 128) {
+        for (int c0 = 0; c0 < k; c0 += 128) {
             FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + c0 / 128]);
+            int o = to + (c0 / KC) * stride + c0 % KC;
             for (int u = 0; u < 128; u += U) {
                 ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 + u, LE);
                 nan = nan.max(b.and((byte) 0x7F));
                 for (int p = 0; p < PARTS; p++) {
-                    GemmSimd.e4m3(b, p).mul(cs).intoArray(bt, to + c0 + u + p * L);
+                    GemmSimd.e4m3(b, p).mul(cs).intoArray(bt, o + u + p * L);
                 }
             }
         }
         return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
-    /** kLen packed E2M1 codes from byte offset at, in FP4 order, times their factors f[fAt..]. */
-    private static void fp4Row(MemorySegment w, long at, int kLen, float[] f, int fAt, float[] bt, int to) {
-        for (int c0 = 0; c0 < kLen; c0 += 32) {
-            FloatVector cs = FloatVector.broadcast(FS, f[fAt + c0 / 32]);
+    /** K packed E2M1 codes from byte offset at, in FP4 order, times their factors f[kb]. */
+    private static void fp4Row(MemorySegment w, long at, int k, float[] f, float[] bt, int to, int stride) {
+        for (int c0 = 0; c0 < k; c0 += 32) {
+            FloatVector cs = FloatVector.broadcast(FS, f[c0 / 32]);
+            int o = to + (c0 / KC) * stride + c0 % KC;
             for (int u = 0; u < 16; u += U) {
                 ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 / 2 + u, LE);
                 for (int p = 0; p < PARTS; p++) {
                     IntVector v = (IntVector) b.convertShape(VectorOperators.B2I, GemmSimd.IS, p);
-                    int e = to + c0 + 2 * (u + p * L);
+                    int e = o + 2 * (u + p * L);
                     GemmSimd.e2m1Low(v).mul(cs).intoArray(bt, e);
                     GemmSimd.e2m1High(v).mul(cs).intoArray(bt, e + L);
                 }
