@@ -46,6 +46,7 @@ final class Gemm {
     }
 
     static void linear(Tensor x, Tensor w, Tensor y, boolean simd) {
+        checkOutput(y);
         long xs = x.rowStride();
         long ws = w.rowStride();
         int k = Math.toIntExact(x.shape().last());
@@ -58,6 +59,7 @@ final class Gemm {
     }
 
     private static GemmArgs scaled(GemmArgs.Kind kind, BlockScaled a, BlockScaled w, Tensor y) {
+        checkOutput(y);
         Tensor av = a.values();
         Tensor wv = w.values();
         if (a.blockRows() != 1 || a.blockCols() != 128) {
@@ -127,6 +129,12 @@ final class Gemm {
             }
         }
         return false;
+    }
+
+    private static void checkOutput(Tensor y) {
+        if (y.dtype() != DType.F32 && y.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("y: expected F32 or BF16, got " + y.dtype());
+        }
     }
 
     private static long bytes(DType t) {

@@ -1,7 +1,6 @@
 package io.github.ds4j.internal.cpu;
 
 import io.github.ds4j.DType;
-import io.github.ds4j.format.E4M3;
 import io.github.ds4j.internal.HostMemory;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -54,7 +53,6 @@ final class GemmSimd {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = HostMemory.F32;
-    private static final float[] E4M3_VALUES = E4M3.decodeTable();
 
     private GemmSimd() {
     }
@@ -187,11 +185,13 @@ final class GemmSimd {
         MemorySegment a = g.a();
         long row = g.aRow(i);
         switch (g.kind()) {
-            case FP8, FP4 -> {
-                boolean fp4 = g.kind() == GemmArgs.Kind.FP4;
+            case FP8 -> e4m3Row(a, row, k, g.aScales(), i * g.aScaleCols(), out);
+            case FP4 -> {
+                // K is a multiple of 32, hence of the 2L-element groups fp4Position permutes within
+                float[] natural = new float[k];
+                e4m3Row(a, row, k, g.aScales(), i * g.aScaleCols(), natural);
                 for (int c = 0; c < k; c++) {
-                    float v = E4M3_VALUES[a.get(ValueLayout.JAVA_BYTE, row + c) & 0xFF] * g.aScale(i, c >>> 7);
-                    out[fp4 ? fp4Position(c) : c] = v;
+                    out[fp4Position(c)] = natural[c];
                 }
             }
             case LINEAR -> {
@@ -203,8 +203,25 @@ final class GemmSimd {
                         bf16(a, row + 2L * c).intoArray(out, c);
                     }
                     for (; c < k; c++) {
-                        out[c] = Float.intBitsToFloat((a.get(HostMemory.I16, row + 2L * c) & 0xFFFF) << 16);
+                        out[c] = bf16At(a, row + 2L * c);
                     }
+                }
+            }
+        }
+    }
+
+    /** k E4M3 codes (k a multiple of 32) times their 1x128 scales s[sAt..]; NaN codes give NaN. */
+    private static void e4m3Row(MemorySegment a, long row, int k, float[] s, int sAt, float[] out) {
+        for (int c0 = 0; c0 < k; c0 += 128) {
+            float scale = s[sAt + c0 / 128];
+            for (int u = c0; u < Math.min(k, c0 + 128); u += U) {
+                ByteVector b = ByteVector.fromMemorySegment(BS, a, row + u, LE);
+                for (int p = 0; p < PARTS; p++) {
+                    // the unit first and the scale second: their product may not be finite
+                    FloatVector v = e4m3(b, p).mul(E4M3_UNIT).mul(scale);
+                    IntVector codes = (IntVector) b.convertShape(VectorOperators.B2I, IS, p);
+                    VectorMask<Float> nan = codes.and(0x7F).compare(VectorOperators.EQ, 0x7F).cast(FS);
+                    v.blend(Float.NaN, nan).intoArray(out, u + p * L);
                 }
             }
         }

@@ -138,6 +138,36 @@ class GemmScaledTest {
     }
 
     @Test
+    void nanActivationCodeMakesItsWholeOutputRowNan() {
+        for (Op op : Op.values()) {
+            for (int m : new int[] {1, 3, 33}) {
+                long seed = new SplittableRandom().nextLong();
+                try (Inputs in = inputs(op, m, 90, 256, seed, false, false, false)) {
+                    int row = m / 2;
+                    in.a.values().storage().segment().set(java.lang.foreign.ValueLayout.JAVA_BYTE,
+                            in.a.values().byteOffset() + (long) row * 256 + 200, E4M3.NAN);
+                    float[] y = run(in, op, DType.F32, true);
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < 90; j++) {
+                            float v = y[i * 90 + j];
+                            assertEquals(i == row, Float.isNaN(v), op + " seed=" + seed + " y[" + i + "," + j + "]=" + v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void outputOtherThanF32OrBf16IsRejected() {
+        try (Inputs in = inputs(Op.FP8, 2, 16, 128, 1, false, false, false);
+             Tensor y = Tensor.allocate(DType.F16, Shape.of(2, 16))) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Gemm.fp8(in.a, in.w, y));
+            assertEquals("y: expected F32 or BF16, got F16", e.getMessage());
+        }
+    }
+
+    @Test
     void extremeWeightScalesStillMatchTheReference() {
         // 2^9 (FP8) and 2^3 (FP4) weight scales overflow the power of two the SIMD decode folds
         // in, and 2^-127 would make products subnormal: those columns take the exact path.
