@@ -1,6 +1,8 @@
 package io.github.ds4j.bench.cpu;
 
 import io.github.ds4j.internal.cpu.CpuPath;
+import org.openjdk.jmh.results.BenchmarkResult;
+import org.openjdk.jmh.results.IterationResult;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.CommandLineOptions;
@@ -14,7 +16,8 @@ import java.util.Locale;
 /**
  * Runs the CPU benchmarks ({@link MachineBenchmark}, {@link GemmBenchmark}) and prints one table:
  * each GEMM's time, GFLOP/s and weight GB/s, as ratios of the FMA peak and the read bandwidth
- * measured in the same run. JMH command-line options pass through (e.g. {@code -p shape=...}).
+ * measured in the same run (all from the best iteration; the mean time is shown too). JMH
+ * command-line options pass through (e.g. {@code -p shape=...}).
  */
 public final class CpuReport {
     private CpuReport() {
@@ -34,7 +37,7 @@ public final class CpuReport {
         List<RunResult> gemms = new ArrayList<>();
         for (RunResult r : results) {
             String name = r.getParams().getBenchmark();
-            double seconds = r.getPrimaryResult().getScore() / 1e3; // ms/op
+            double seconds = best(r) / 1e3;
             if (name.endsWith("readBandwidth")) {
                 bandwidth = MachineBenchmark.BUFFER_BYTES / seconds / 1e9;
             } else if (name.endsWith("fmaPeak")) {
@@ -47,8 +50,8 @@ public final class CpuReport {
         System.out.println("CPU: " + Runtime.getRuntime().availableProcessors() + " cores, " + CpuPath.describe());
         System.out.printf(Locale.ROOT, "read bandwidth (1 GiB, all cores): %.1f GB/s; f32 FMA peak (all cores): %.1f GFLOP/s%n%n",
                 bandwidth, peak);
-        System.out.printf(Locale.ROOT, "%-5s %-14s %10s %10s %12s %12s %12s%n",
-                "op", "MxNxK", "ms/op", "GFLOP/s", "weight GB/s", "/bandwidth", "/FMA peak");
+        System.out.printf(Locale.ROOT, "%-5s %-14s %10s %10s %10s %12s %12s %12s%n",
+                "op", "MxNxK", "ms/op", "(mean)", "GFLOP/s", "weight GB/s", "/bandwidth", "/FMA peak");
         for (RunResult r : gemms) {
             String format = r.getParams().getParam("format");
             String shape = r.getParams().getParam("shape");
@@ -56,11 +59,25 @@ public final class CpuReport {
             long m = Long.parseLong(d[0]);
             long n = Long.parseLong(d[1]);
             long k = Long.parseLong(d[2]);
-            double seconds = r.getPrimaryResult().getScore() / 1e3;
+            double seconds = best(r) / 1e3;
             double gflops = 2.0 * m * n * k / seconds / 1e9;
             double gbs = GemmInputs.weightBytes(GemmInputs.Format.valueOf(format), n, k) / seconds / 1e9;
-            System.out.printf(Locale.ROOT, "%-5s %-14s %10.3f %10.1f %12.1f %12.2f %12.2f%n",
-                    format, shape, seconds * 1e3, gflops, gbs, gbs / bandwidth, gflops / peak);
+            System.out.printf(Locale.ROOT, "%-5s %-14s %10.3f %10.3f %10.1f %12.1f %12.2f %12.2f%n",
+                    format, shape, seconds * 1e3, r.getPrimaryResult().getScore(), gflops, gbs, gbs / bandwidth, gflops / peak);
         }
+    }
+
+    /**
+     * The fastest measurement iteration in ms/op. On a machine shared with other work the best
+     * iteration is the closest to what the hardware does; the yardsticks are taken the same way.
+     */
+    private static double best(RunResult r) {
+        double best = Double.POSITIVE_INFINITY;
+        for (BenchmarkResult b : r.getBenchmarkResults()) {
+            for (IterationResult i : b.getIterationResults()) {
+                best = Math.min(best, i.getPrimaryResult().getScore());
+            }
+        }
+        return best;
     }
 }

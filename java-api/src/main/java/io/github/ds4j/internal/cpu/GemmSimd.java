@@ -235,24 +235,27 @@ final class GemmSimd {
         int k = g.k();
         int kBlocks = k / 128;
         float[] xs = new float[k];
-        float[] sums = new float[2];
+        float[] sums = new float[4];
         int band = -1;
         boolean folded = false;
-        for (int j = n0; j < n1; j += 2) {
-            // j is even, so rows j and j + 1 share a 128-row band
+        for (int j = n0; j < n1; j += 4) {
+            // j % 4 == 0, so rows j..j+3 share a 128-row band
             if (j >>> 7 != band) {
                 band = j >>> 7;
                 folded = fold(x, cs8, band * kBlocks, xs);
             }
-            long rowBytes = j + 1 < n1 ? g.wRowBytes() : 0; // an odd last row is computed twice
+            int rows = Math.min(4, n1 - j);
+            // past the last row, repeat it (the extra sums are dropped)
+            long r0 = g.wRow(j);
+            long r1 = g.wRow(j + Math.min(1, rows - 1));
+            long r2 = g.wRow(j + Math.min(2, rows - 1));
+            long r3 = g.wRow(j + Math.min(3, rows - 1));
             boolean nan = folded
-                    ? fp8Two(g.w(), g.wRow(j), rowBytes, xs, k, sums)
-                    : fp8TwoScaled(g.w(), g.wRow(j), rowBytes, x, cs8, band * kBlocks, kBlocks, sums);
-            exact[j] |= nan;
-            g.put(i, j, sums[0]);
-            if (j + 1 < n1) {
-                exact[j + 1] |= nan;
-                g.put(i, j + 1, sums[1]);
+                    ? fp8Four(g.w(), r0, r1, r2, r3, xs, k, sums)
+                    : fp8FourScaled(g.w(), r0, r1, r2, r3, x, cs8, band * kBlocks, kBlocks, sums);
+            for (int r = 0; r < rows; r++) {
+                exact[j + r] |= nan;
+                g.put(i, j + r, sums[r]);
             }
         }
     }
@@ -271,50 +274,80 @@ final class GemmSimd {
         return !any.test(VectorOperators.IS_NAN).anyTrue();
     }
 
-    /** Two E4M3 weight rows (rowBytes apart) times xs into sums[0..2); true when a NaN code was seen. */
-    private static boolean fp8Two(MemorySegment w, long r0, long rowBytes, float[] xs, int k, float[] sums) {
-        long r1 = r0 + rowBytes;
+    /**
+     * Four E4M3 weight rows times xs into sums[0..4); true when one holds a NaN code. Four rows
+     * at a time keep enough loads in flight to stream from memory at full speed.
+     */
+    private static boolean fp8Four(MemorySegment w, long r0, long r1, long r2, long r3, float[] xs, int k, float[] sums) {
         FloatVector acc0 = FloatVector.zero(FS);
         FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
         ByteVector nan = ByteVector.zero(BS);
         for (int c = 0; c < k; c += U) {
             ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
             ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
-            nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
+            ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + c, LE);
+            ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + c, LE);
+            nan = nanCheck(nan, b0, b1, b2, b3);
             for (int p = 0; p < PARTS; p++) {
                 FloatVector xv = FloatVector.fromArray(FS, xs, c + p * L);
                 acc0 = e4m3(b0, p).fma(xv, acc0);
                 acc1 = e4m3(b1, p).fma(xv, acc1);
+                acc2 = e4m3(b2, p).fma(xv, acc2);
+                acc3 = e4m3(b3, p).fma(xv, acc3);
             }
         }
         sums[0] = acc0.reduceLanes(VectorOperators.ADD);
         sums[1] = acc1.reduceLanes(VectorOperators.ADD);
-        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
+        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
+        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
+        return hasNan(nan);
     }
 
-    /** As {@link #fp8Two} with the block factors cs8[csAt..] applied to the decoded codes. */
-    private static boolean fp8TwoScaled(MemorySegment w, long r0, long rowBytes, float[] x, float[] cs8, int csAt, int kBlocks,
-                                        float[] sums) {
-        long r1 = r0 + rowBytes;
+    /** As {@link #fp8Four} with the block factors cs8[csAt..] applied to the decoded codes. */
+    private static boolean fp8FourScaled(MemorySegment w, long r0, long r1, long r2, long r3, float[] x, float[] cs8, int csAt,
+                                         int kBlocks, float[] sums) {
         FloatVector acc0 = FloatVector.zero(FS);
         FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
         ByteVector nan = ByteVector.zero(BS);
         for (int kb = 0; kb < kBlocks; kb++) {
             FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
             for (int c = kb * 128; c < kb * 128 + 128; c += U) {
                 ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
                 ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
-                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
+                ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + c, LE);
+                ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + c, LE);
+                nan = nanCheck(nan, b0, b1, b2, b3);
                 for (int p = 0; p < PARTS; p++) {
                     FloatVector xv = FloatVector.fromArray(FS, x, c + p * L);
                     acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
                     acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
+                    acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
+                    acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
                 }
             }
         }
         sums[0] = acc0.reduceLanes(VectorOperators.ADD);
         sums[1] = acc1.reduceLanes(VectorOperators.ADD);
-        return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
+        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
+        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
+        return hasNan(nan);
+    }
+
+    /**
+     * Accumulates the NaN test of four code vectors: without the sign bit the two NaN codes
+     * (0x7F, 0xFF) are 0x7F, the largest value any code can give.
+     */
+    static ByteVector nanCheck(ByteVector acc, ByteVector b0, ByteVector b1, ByteVector b2, ByteVector b3) {
+        return acc.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+    }
+
+    /** True when {@link #nanCheck} saw a NaN code. */
+    static boolean hasNan(ByteVector acc) {
+        return acc.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
     private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact) {
