@@ -15,11 +15,11 @@ import java.util.Arrays;
 /**
  * The Vector API GEMM for many activation rows. Activations are packed once per chunk of
  * {@link #MC} rows as f32 panels of {@link #MR} rows, transposed so one k gives MR contiguous
- * values. Each thread takes tiles of {@link #NT} weight rows; per {@link #KC} columns it decodes
- * its tile to f32 (scales folded in) and runs the register-blocked micro-kernel over every
- * activation panel, so a decoded weight is reused by all rows of the chunk and the whole weight
- * is never held decoded. Lanes run along M and weights are broadcast, so the weight tile keeps
- * the checkpoint's [N, K] order and needs no transposition.
+ * values. Each thread takes tiles of {@link #NT} weight rows; per {@link #KD} columns it decodes
+ * its tile to f32 (scales folded in), then runs the register-blocked micro-kernel over every
+ * activation panel, {@link #KC} columns per call. A decoded weight is so reused by all rows of
+ * the chunk, and the whole weight is never held decoded. Lanes run along M and weights are
+ * broadcast, so the weight tile keeps the checkpoint's [N, K] order and needs no transposition.
  */
 final class GemmTiles {
     private static final VectorSpecies<Float> FS = GemmSimd.FS;
@@ -35,8 +35,10 @@ final class GemmTiles {
     static final int NR = 6;
     /** Columns per micro-kernel call: a multiple of the FP8 (128) and FP4 (32) blocks; NR rows of it stay in L1. */
     static final int KC = 256;
-    /** Weight rows per tile (a multiple of NR); the tile is decoded for all of K (192 KiB per 1024 columns). */
+    /** Weight rows per tile (a multiple of NR). */
     static final int NT = 48;
+    /** Columns of the tile decoded at a time (a multiple of KC): NT x KD f32 is 384 KiB, in L2. */
+    static final int KD = 2048;
     /** Activation rows packed at a time: bounds the f32 copy of the activations. */
     static final int MC = 256;
 
@@ -65,9 +67,9 @@ final class GemmTiles {
                 }
             });
             Parallel.forRange(tiles, 1, (t0, t1) -> {
-                float[] bt = scratch(0, NT * (k + KC - 1) / KC * KC);
+                float[] bt = scratch(0, NT * KD);
                 float[] ct = scratch(2, NT * panels * MR);
-                float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, k / 32) : null;
+                float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, NT * (k / 32)) : null;
                 float[] out = scratch(4, NT);
                 for (int t = (int) t0; t < t1; t++) {
                     tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, factors, out, exact);
@@ -106,24 +108,24 @@ final class GemmTiles {
         int rows = Math.min(NT, g.n() - n0);
         int rowsPadded = (rows + NR - 1) / NR * NR;
         int mPadded = panels * MR;
-        int kBlocks = (k + KC - 1) / KC;
         Arrays.fill(ct, 0, rowsPadded * mPadded, 0f);
-        // The whole K of the tile's rows first: each weight row is then read front to back.
-        for (int r = 0; r < rows; r++) {
-            decodeRow(g, n0 + r, r, rowsPadded, cs8, factors, bt, exact);
+        for (int cb = 0; rows < rowsPadded && cb < KD / KC; cb++) {
+            // padding rows (only in the last tile) stay 0: decodeRow never writes them
+            Arrays.fill(bt, (cb * rowsPadded + rows) * KC, (cb + 1) * rowsPadded * KC, 0f);
         }
-        for (int kb = 0; kb < kBlocks; kb++) {
-            for (int r = rows; r < rowsPadded; r++) {
-                Arrays.fill(bt, (kb * rowsPadded + r) * KC, (kb * rowsPadded + r + 1) * KC, 0f);
+        for (int kd = 0; kd < k; kd += KD) {
+            int kdLen = Math.min(KD, k - kd);
+            // KD columns of every row of the tile first: each weight row is read front to back
+            for (int r = 0; r < rows; r++) {
+                decodeRow(g, n0 + r, r, rowsPadded, kd, kdLen, cs8, factors, bt, exact);
             }
-        }
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int k0 = kb * KC;
-            int kLen = Math.min(KC, k - k0);
-            for (int r0 = 0; r0 < rowsPadded; r0 += NR) {
-                int b = (kb * rowsPadded + r0) * KC;
-                for (int p = 0; p < panels; p++) {
-                    micro(ap, (p * k + k0) * MR, bt, b, kLen, ct, r0 * mPadded + p * MR, mPadded);
+            for (int c0 = 0; c0 < kdLen; c0 += KC) {
+                int kLen = Math.min(KC, kdLen - c0);
+                for (int r0 = 0; r0 < rowsPadded; r0 += NR) {
+                    int b = ((c0 / KC) * rowsPadded + r0) * KC;
+                    for (int p = 0; p < panels; p++) {
+                        micro(ap, (p * k + kd + c0) * MR, bt, b, kLen, ct, r0 * mPadded + p * MR, mPadded);
+                    }
                 }
             }
         }
@@ -136,37 +138,40 @@ final class GemmTiles {
     }
 
     /**
-     * Weight row j as f32 with its scales into the tile's blocked layout: columns [kb * KC,
-     * kb * KC + KC) of tile row r start at bt[(kb * rowsPadded + r) * KC], so the NR rows a
-     * micro-kernel reads are one contiguous piece.
+     * Columns [kd, kd + kdLen) of weight row j as f32 with their scales, in the tile's blocked
+     * layout: columns [c0, c0 + KC) of tile row r start at bt[((c0 - kd) / KC * rowsPadded + r) * KC],
+     * so the NR rows one micro-kernel call reads are one contiguous piece.
      */
-    private static void decodeRow(GemmArgs g, int j, int r, int rowsPadded, float[] cs8, float[] factors, float[] bt,
-                                  boolean[] exact) {
+    private static void decodeRow(GemmArgs g, int j, int r, int rowsPadded, int kd, int kdLen, float[] cs8, float[] factors,
+                                  float[] bt, boolean[] exact) {
         MemorySegment w = g.w();
         long row = g.wRow(j);
         int k = g.k();
         int stride = rowsPadded * KC; // from one KC block of a row to the next
         switch (g.kind()) {
-            case FP8 -> exact[j] |= fp8Row(w, row, k, cs8, (j >>> 7) * (k / 128), bt, r * KC, stride);
+            case FP8 -> exact[j] |= fp8Row(w, row + kd, kdLen, cs8, (j >>> 7) * (k / 128) + kd / 128, bt, r * KC, stride);
             case FP4 -> {
-                exact[j] |= GemmSimd.fp4Factors(g, j, factors, 0);
-                fp4Row(w, row, k, factors, bt, r * KC, stride);
+                int f = r * (k / 32);
+                if (kd == 0) {
+                    exact[j] |= GemmSimd.fp4Factors(g, j, factors, f);
+                }
+                fp4Row(w, row + kd / 2, kdLen, factors, f + kd / 32, bt, r * KC, stride);
             }
             case LINEAR -> {
-                for (int k0 = 0; k0 < k; k0 += KC) {
-                    int at = (k0 / KC) * stride + r * KC;
-                    int kLen = Math.min(KC, k - k0);
+                for (int c0 = 0; c0 < kdLen; c0 += KC) {
+                    int at = (c0 / KC) * stride + r * KC;
+                    int kLen = Math.min(KC, kdLen - c0);
                     if (g.wType() == DType.F32) {
-                        MemorySegment.copy(w, HostMemory.F32, row + 4L * k0, bt, at, kLen);
+                        MemorySegment.copy(w, HostMemory.F32, row + 4L * (kd + c0), bt, at, kLen);
                     } else {
-                        bf16Row(w, row + 2L * k0, kLen, bt, at);
+                        bf16Row(w, row + 2L * (kd + c0), kLen, bt, at);
                     }
                 }
             }
         }
     }
 
-    /** K E4M3 codes from byte offset at times their block factors cs8[csAt..]; true when one is NaN. */
+    /** k E4M3 codes from byte offset at times their block factors cs8[csAt..]; true when one is NaN. */
     private static boolean fp8Row(MemorySegment w, long at, int k, float[] cs8, int csAt, float[] bt, int to, int stride) {
         ByteVector nan = ByteVector.zero(BS);
         for (int c0 = 0; c0 < k; c0 += 128) {
@@ -183,10 +188,10 @@ final class GemmTiles {
         return nan.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
-    /** K packed E2M1 codes from byte offset at, in FP4 order, times their factors f[kb]. */
-    private static void fp4Row(MemorySegment w, long at, int k, float[] f, float[] bt, int to, int stride) {
+    /** k packed E2M1 codes from byte offset at, in FP4 order, times their factors f[fAt + c / 32]. */
+    private static void fp4Row(MemorySegment w, long at, int k, float[] f, int fAt, float[] bt, int to, int stride) {
         for (int c0 = 0; c0 < k; c0 += 32) {
-            FloatVector cs = FloatVector.broadcast(FS, f[c0 / 32]);
+            FloatVector cs = FloatVector.broadcast(FS, f[fAt + c0 / 32]);
             int o = to + (c0 / KC) * stride + c0 % KC;
             for (int u = 0; u < 16; u += U) {
                 ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 / 2 + u, LE);
