@@ -129,8 +129,8 @@ final class GemmScalar {
             }
             case F32 -> MemorySegment.copy(s, HostMemory.F32, byteAt, out, at, k);
             default -> {
-                // BF16 and F16: element offsets in units of 2 bytes
-                long e = byteAt / 2;
+                // BF16, F16, other FP8 codes: element offsets in units of the element size
+                long e = byteAt / (t.bits() / 8);
                 for (int c = 0; c < k; c++) {
                     out[at + c] = HostMemory.getFloat(s, t, e + c);
                 }
