@@ -17,16 +17,18 @@ import java.nio.ByteOrder;
 
 /**
  * Vector API GEMM kernels for few activation rows (decode, M up to {@link #STREAM_MAX_M}): each
- * weight byte is loaded once per pass, decoded to f32 in registers and multiplied into the
- * activation row, four weight rows at a time; larger M goes to {@link GemmTiles}. Also the code
- * decoders both share. Loaded only when {@link CpuPath#simd()} is true.
+ * weight byte is loaded once per activation row, decoded to f32 in registers and multiplied into
+ * the row, four weight rows at a time (two for FP4); larger M goes to {@link GemmTiles}. Also the
+ * code decoders both share. Loaded only when {@link CpuPath#simd()} is true.
  *
  * <p>Decoding is bit manipulation on int lanes holding sign-extended code bytes. E4M3: shift the
  * 7 exponent/mantissa bits to f32 bits 26..20 (the sign lands on bit 31), mask, and multiply by
  * 2^120: exponents map exactly and subnormal codes become f32 subnormals that the multiply
  * normalizes. E2M1 nibbles likewise, to bits 24..22, times 2^126. The power of two is folded into
- * the block scale. The two nibbles of a byte decode into separate vectors (even elements, odd
- * elements), so activations are stored permuted to match, see {@link #fp4Position}.
+ * the block scale; for the FP8 GEMV the whole 128x128 block factor is folded into the activation
+ * row instead, once per 128 weight rows. The two nibbles of a byte decode into separate vectors
+ * (even elements, odd elements), so activations are stored permuted to match, see
+ * {@link #fp4Position}.
  *
  * <p>{@code -Dds4j.cpu.gemm.vectorBits=128|256} forces narrower vectors (for testing the code paths
  * other machines take); the default is the preferred width, at most 512 bits.
