@@ -4,6 +4,8 @@ import io.github.ds4j.BlockScaled;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 
+import java.util.concurrent.atomic.AtomicInteger;
+
 /**
  * The fast paths of the three GEMM ops (FP8 x FP8, FP8 x MXFP4, linear): resolves the tensors to
  * host memory, runs the SIMD kernels when the Vector API is there ({@link GemmSimd}, which loads
@@ -129,6 +131,32 @@ final class Gemm {
             }
         }
         return false;
+    }
+
+    /** Work on the index range [from, to). */
+    interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs {@code body} over [0, n) on all cores in pieces of {@code piece} indexes handed out one
+     * at a time, so a thread slowed down by other work on the machine takes fewer pieces (a static
+     * split would leave the others waiting for it).
+     */
+    static void dynamic(int n, int piece, Range body) {
+        int pieces = (n + piece - 1) / piece;
+        if (pieces <= 1 || Parallel.THREADS == 1) {
+            body.run(0, n);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        Parallel.forRange(Math.min(Parallel.THREADS, pieces), 1, (w0, w1) -> {
+            for (long w = w0; w < w1; w++) {
+                for (int from = next.getAndAdd(piece); from < n; from = next.getAndAdd(piece)) {
+                    body.run(from, Math.min(n, from + piece));
+                }
+            }
+        });
     }
 
     private static void checkOutput(Tensor y) {

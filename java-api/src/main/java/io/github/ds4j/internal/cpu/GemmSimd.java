@@ -87,13 +87,13 @@ final class GemmSimd {
         }
         float[] cs8 = g.kind() == GemmArgs.Kind.FP8 ? fp8BlockFactors(g, exact) : null;
         float[] x = new float[g.k()];
-        int groups = (g.n() + 3) / 4;
+        // Pieces of whole 128-row bands (FP8 folds its factors into x once per band), at least
+        // about 128 KiB of weights each; piece starts are multiples of 4, as the kernels need.
+        int piece = Math.max(128, (1 << 17) / Math.max(1, g.k()) / 128 * 128);
         for (int i = 0; i < g.m(); i++) {
             activationRow(g, i, x);
             int row = i;
-            Parallel.forRange(groups, Math.max(1, 4096 / Math.max(1, g.k())), (g0, g1) -> {
-                int n0 = (int) g0 * 4;
-                int n1 = (int) Math.min(g.n(), g1 * 4);
+            Gemm.dynamic(g.n(), piece, (n0, n1) -> {
                 switch (g.kind()) {
                     case FP8 -> fp8Rows(g, row, x, cs8, n0, n1, exact);
                     case FP4 -> fp4Rows(g, row, x, n0, n1, exact);

@@ -66,12 +66,12 @@ final class GemmTiles {
                     pack(g, chunk, mc, p, row, ap);
                 }
             });
-            Parallel.forRange(tiles, 1, (t0, t1) -> {
+            Gemm.dynamic(tiles, 1, (t0, t1) -> {
                 float[] bt = scratch(0, NT * KD);
                 float[] ct = scratch(2, NT * panels * MR);
                 float[] factors = g.kind() == GemmArgs.Kind.FP4 ? scratch(3, NT * (k / 32)) : null;
                 float[] out = scratch(4, NT);
-                for (int t = (int) t0; t < t1; t++) {
+                for (int t = t0; t < t1; t++) {
                     tile(g, ap, chunk, mc, panels, t * NT, cs8, bt, ct, factors, out, exact);
                 }
             });
