@@ -56,6 +56,10 @@ final class GemmSimd {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = HostMemory.F32;
+    /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
+    private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
+    /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
+    private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
 
     private GemmSimd() {
     }
@@ -141,12 +145,6 @@ final class GemmSimd {
         // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
         return e >= MIN_E8M0 && e <= 128 ? Float.intBitsToFloat((e + 126) << 23) : Float.NaN;
     }
-
-    /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
-    private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
-
-    /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
-    private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
 
     @SuppressWarnings("unchecked")
     private static VectorShuffle<Byte>[] partShuffles() {
