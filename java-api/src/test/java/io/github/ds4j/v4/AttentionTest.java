@@ -96,15 +96,31 @@ class AttentionTest {
                  Attention attn = Attention.load(CPU, TINY, layer, w)) {
                 double[][] prefill = run(attn, x, KvCache.Format.BF16, 40);
                 double[][] decode = run(attn, x, KvCache.Format.BF16, 24, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-                for (int i = 0; i < prefill.length; i++) {
-                    for (int k = 0; k < prefill[i].length; k++) {
-                        // One bf16 rounding step at most: the same math in another order.
-                        assertTrue(Math.abs(decode[i][k] - prefill[i][k]) <= 0x1p-8 * Math.abs(prefill[i][k]) + 1e-6,
-                                "layer " + layer + ", row " + i + ", column " + k + ": decode " + decode[i][k] + " vs prefill " + prefill[i][k]);
-                    }
-                }
+                assertDecodeMatchesPrefill(decode, prefill, 2e-2, "layer " + layer);
             }
         }
+    }
+
+    /**
+     * Decode runs the GEMMs with M = 1 (the streaming GEMV) and prefill with M = 80 (the tiled
+     * kernel): the same sums in another order. A last-bit difference before an FP8 quantization
+     * point (the KV nope dims, the activations of every FP8 GEMM) can move one value by a whole
+     * E4M3 step (up to 2^-3 of it), and later FP8 points amplify that, so rows agree to FP8
+     * rounding, not bit for bit: per row within {@code rowTolerance} relative (observed up to
+     * 3.4e-3 for attention and 3.7e-2 for a block), within 4e-3 on average; a real decode bug
+     * is off by ~1.
+     */
+    static void assertDecodeMatchesPrefill(double[][] decode, double[][] prefill, double rowTolerance, String what) {
+        double sum = 0;
+        double worst = 0;
+        for (int i = 0; i < prefill.length; i++) {
+            double err = AttentionFixtures.relError(decode[i], prefill[i]);
+            worst = Math.max(worst, err);
+            sum += err;
+            assertTrue(err <= rowTolerance, what + ", row " + i + ": decode differs from prefill by " + err);
+        }
+        System.out.printf("  %s: decode vs prefill worst row %.2e, mean %.2e%n", what, worst, sum / prefill.length);
+        assertTrue(sum / prefill.length <= 4e-3, what + ": mean decode-vs-prefill difference " + sum / prefill.length);
     }
 
     @Test

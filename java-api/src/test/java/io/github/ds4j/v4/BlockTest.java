@@ -98,11 +98,7 @@ class BlockTest {
             try (Block block = load(checkpoint(SEEDS[0]), layer)) {
                 double[][] prefill = run(block, in, KvCache.Format.BF16, 36);
                 double[][] decode = run(block, in, KvCache.Format.BF16, 20, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
-                for (int i = 0; i < prefill.length; i++) {
-                    // The same math in another order: a few bf16 ulps of the row's RMS at most.
-                    double err = AttentionFixtures.maxError(decode[i], prefill[i]);
-                    assertTrue(err <= 0x1p-6, "layer " + layer + ", token row " + i + ": decode differs from prefill by " + err);
-                }
+                AttentionTest.assertDecodeMatchesPrefill(decode, prefill, TOKEN_TOLERANCE, "block layer " + layer);
             }
         }
     }
