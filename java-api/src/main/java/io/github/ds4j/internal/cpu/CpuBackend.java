@@ -118,17 +118,29 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void fp8Gemm(BlockScaled a, BlockScaled w, Tensor y) {
-        ScalarOps.fp8Gemm(a, w, y);
+        if (fast) {
+            Gemm.fp8(a, w, y);
+        } else {
+            ScalarOps.fp8Gemm(a, w, y);
+        }
     }
 
     @Override
     public void fp4Gemm(BlockScaled a, BlockScaled w, Tensor y) {
-        ScalarOps.fp4Gemm(a, w, y);
+        if (fast) {
+            Gemm.fp4(a, w, y);
+        } else {
+            ScalarOps.fp4Gemm(a, w, y);
+        }
     }
 
     @Override
     public void linear(Tensor x, Tensor w, Tensor y) {
-        ScalarOps.linear(x, w, y);
+        if (fast) {
+            Gemm.linear(x, w, y);
+        } else {
+            ScalarOps.linear(x, w, y);
+        }
     }
 
     @Override

@@ -4,21 +4,12 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RecursiveAction;
 
 /**
- * Splits index ranges over all cores. Uses its own daemon pool with one worker per core: the
- * common pool has one worker fewer than the cores (it counts on the caller to help), which on a
- * 2-core machine would leave the fast paths on a single thread. {@code -Dds4j.cpu.threads=N}
- * overrides the count.
+ * Splits index ranges over all cores: the calling thread works alongside the common fork-join
+ * pool, whose parallelism is one less than the core count by default (on 2 cores: 1 worker).
  */
 final class Parallel {
-    /** Worker count the fast paths use. */
-    static final int THREADS = Math.max(1, Integer.getInteger("ds4j.cpu.threads", Runtime.getRuntime().availableProcessors()));
-
-    private static final ForkJoinPool POOL = new ForkJoinPool(THREADS, pool -> {
-        var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-        t.setName("ds4j-cpu-" + t.getPoolIndex());
-        t.setDaemon(true);
-        return t;
-    }, null, false);
+    /** Threads the fast paths use: the common pool's workers plus the caller. */
+    static final int THREADS = Math.max(1, ForkJoinPool.getCommonPoolParallelism() + 1);
 
     private Parallel() {
     }
@@ -41,7 +32,9 @@ final class Parallel {
             return;
         }
         long step = (n + chunks - 1) / chunks;
-        POOL.invoke(new Split(0, n, step, body));
+        // invoke() runs the root task in this thread, which then computes one half of every
+        // split while the pool's workers take the forked halves.
+        new Split(0, n, step, body).invoke();
     }
 
     private static final class Split extends RecursiveAction {
