@@ -22,12 +22,15 @@ public final class CpuBackend implements Backend {
     private static final CpuBackend SHARED = new CpuBackend(!"scalar".equals(System.getProperty("ds4j.cpu.path")));
 
     private final boolean fast;
-    private final CpuAttentionKernels attention = new CpuAttentionKernels();
-    private final CpuMoeKernels moe = new CpuMoeKernels(this);
-    private final CpuHyperConnectionKernels hyperConnections = new CpuHyperConnectionKernels();
+    private final CpuAttentionKernels attention;
+    private final CpuMoeKernels moe;
+    private final CpuHyperConnectionKernels hyperConnections;
 
     private CpuBackend(boolean fast) {
         this.fast = fast;
+        this.attention = new CpuAttentionKernels(fast);
+        this.moe = new CpuMoeKernels(this);
+        this.hyperConnections = new CpuHyperConnectionKernels(fast);
     }
 
     /** The process-wide CPU backend (it holds no resources). */
