@@ -299,48 +299,45 @@ final class AttentionSimd {
         }
     }
 
-    /**
-     * Indexer scores of one query against keys [n, dim] (f32): for each key j,
-     * {@code sum_h relu(q_h · k_j) * w[h]}, heads in order, into scores[at + j].
-     */
-    static void indexerScores(float[] q, int heads, int dim, float[] w, float[] keys, int from, int to, float[] scores, int at) {
-        float[] lanes = new float[4 * L];
-        for (int j = from; j < to; j++) {
-            int k = (j - from) * dim;
-            float score = 0;
-            int h = 0;
-            for (; h + 4 <= heads; h += 4) {
-                score = indexerFour(q, h, dim, w, keys, k, score, lanes);
-            }
-            for (; h < heads; h++) {
-                score += Math.max(dot(q, h * dim, keys, k, dim), 0f) * w[h];
-            }
-            scores[at + j] = score;
-        }
-    }
+    /** Keys the indexer scores per pass: four vectors of lanes, one key per lane. */
+    static final int KEYS = 4 * L;
 
-    private static float indexerFour(float[] q, int h, int dim, float[] w, float[] keys, int k, float score, float[] lanes) {
-        FloatVector a0 = FloatVector.zero(F);
-        FloatVector a1 = a0;
-        FloatVector a2 = a0;
-        FloatVector a3 = a0;
-        int q0 = h * dim;
-        int bound = F.loopBound(dim);
-        for (int c = 0; c < bound; c += L) {
-            FloatVector x = FloatVector.fromArray(F, keys, k + c);
-            a0 = FloatVector.fromArray(F, q, q0 + c).fma(x, a0);
-            a1 = FloatVector.fromArray(F, q, q0 + dim + c).fma(x, a1);
-            a2 = FloatVector.fromArray(F, q, q0 + 2 * dim + c).fma(x, a2);
-            a3 = FloatVector.fromArray(F, q, q0 + 3 * dim + c).fma(x, a3);
+    /**
+     * Indexer scores of one query against {@link #KEYS} keys held transposed, {@code keysT[c *
+     * KEYS + j]} = value c of key j: for each key, {@code sum_h relu(q_h · k_j) * w[h]}. Keys sit
+     * in lanes, so no sum crosses lanes, and each lane does the reference's arithmetic in its
+     * order (products rounded, then added, c ascending, then heads ascending): the scores equal
+     * the plain loops' bit for bit.
+     */
+    static void indexerScores(float[] q, int heads, int dim, float[] w, float[] keysT, float[] scores) {
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = s0;
+        FloatVector s2 = s0;
+        FloatVector s3 = s0;
+        for (int h = 0; h < heads; h++) {
+            FloatVector d0 = FloatVector.zero(F);
+            FloatVector d1 = d0;
+            FloatVector d2 = d0;
+            FloatVector d3 = d0;
+            int qAt = h * dim;
+            for (int c = 0; c < dim; c++) {
+                FloatVector qc = FloatVector.broadcast(F, q[qAt + c]);
+                int k = c * KEYS;
+                d0 = d0.add(FloatVector.fromArray(F, keysT, k).mul(qc));
+                d1 = d1.add(FloatVector.fromArray(F, keysT, k + L).mul(qc));
+                d2 = d2.add(FloatVector.fromArray(F, keysT, k + 2 * L).mul(qc));
+                d3 = d3.add(FloatVector.fromArray(F, keysT, k + 3 * L).mul(qc));
+            }
+            float wh = w[h];
+            s0 = s0.add(d0.max(0f).mul(wh));
+            s1 = s1.add(d1.max(0f).mul(wh));
+            s2 = s2.add(d2.max(0f).mul(wh));
+            s3 = s3.add(d3.max(0f).mul(wh));
         }
-        a0.intoArray(lanes, 0);
-        a1.intoArray(lanes, L);
-        a2.intoArray(lanes, 2 * L);
-        a3.intoArray(lanes, 3 * L);
-        for (int i = 0; i < 4; i++) {
-            score += Math.max(sum(lanes, i * L) + tail(q, q0 + i * dim, keys, k, bound, dim), 0f) * w[h + i];
-        }
-        return score;
+        s0.intoArray(scores, 0);
+        s1.intoArray(scores, L);
+        s2.intoArray(scores, 2 * L);
+        s3.intoArray(scores, 3 * L);
     }
 
     /** Row {@code row} of {@code a} into dst[at..] as f32. */

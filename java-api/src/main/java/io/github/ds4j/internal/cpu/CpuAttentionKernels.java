@@ -407,28 +407,27 @@ final class CpuAttentionKernels implements AttentionKernels {
         });
     }
 
-    /** Keys per piece of the fast indexer scores: 64 keys of 128 dims are 32 KiB of f32. */
-    private static final int KEY_BLOCK = 64;
-
     /**
-     * The fast path of the indexer scores: pieces of {@link #KEY_BLOCK} keys of one query, spread
-     * over the cores (a decode step has one query and a thousand keys), keys widened to f32 once
-     * per piece.
+     * The fast path of the indexer scores: pieces of {@link AttentionSimd#KEYS} keys of one query,
+     * spread over the cores (a decode step has one query and a thousand keys), each piece's keys
+     * widened to f32 and transposed once. Gives the plain loops' bits.
      */
     private static void indexerScoresSimd(AttentionRows qs, AttentionRows ks, AttentionRows ws, float weightScale, int ratio,
                                           long startPos, int batch, int seq, int heads, int dim, int n, MemorySegment out,
                                           long outOffset) {
-        int pieces = (n + KEY_BLOCK - 1) / KEY_BLOCK;
+        int block = AttentionSimd.KEYS;
+        int pieces = (n + block - 1) / block;
         Parallel.forRange((long) batch * seq * pieces, 1, (a, z) -> {
             float[] qr = new float[heads * dim];
             float[] w = new float[heads];
-            float[] keys = new float[KEY_BLOCK * dim];
-            float[] sc = new float[KEY_BLOCK];
+            float[] key = new float[dim];
+            float[] keysT = new float[block * dim];
+            float[] sc = new float[block];
             long loaded = -1;
             for (long i = a; i < z; i++) {
                 long t = i / pieces;
-                int j0 = (int) (i % pieces) * KEY_BLOCK;
-                int j1 = Math.min(n, j0 + KEY_BLOCK);
+                int j0 = (int) (i % pieces) * block;
+                int j1 = Math.min(n, j0 + block);
                 long b = t / seq;
                 long p = startPos + t % seq;
                 int complete = (int) Math.min(j1, Math.max(j0, Math.floorDiv(p + 1, ratio)));
@@ -442,10 +441,16 @@ final class CpuAttentionKernels implements AttentionKernels {
                     }
                     loaded = t;
                 }
-                for (int j = j0; j < complete; j++) {
-                    AttentionSimd.read(ks, b * n + j, keys, (j - j0) * dim);
+                if (complete > j0) {
+                    java.util.Arrays.fill(keysT, 0f);
+                    for (int j = j0; j < complete; j++) {
+                        AttentionSimd.read(ks, b * n + j, key, 0);
+                        for (int c = 0; c < dim; c++) {
+                            keysT[c * block + (j - j0)] = key[c];
+                        }
+                    }
+                    AttentionSimd.indexerScores(qr, heads, dim, w, keysT, sc);
                 }
-                AttentionSimd.indexerScores(qr, heads, dim, w, keys, 0, complete - j0, sc, 0);
                 for (int j = complete; j < j1; j++) {
                     sc[j - j0] = Float.NEGATIVE_INFINITY;
                 }

@@ -105,8 +105,8 @@ class LayerKernelsFastPathTest {
         Random rnd = random("indexer scores fast path");
         AttentionKernels fast = FAST.attentionKernels().orElseThrow();
         AttentionKernels ref = REFERENCE.attentionKernels().orElseThrow();
-        // 150 keys span three pieces; 6 heads leave a remainder after blocks of four; the queries at
-        // positions 590..592 see 147 or 148 complete entries of ratio 4.
+        // 150 keys span several pieces of keys, the last one partial; the queries at positions
+        // 590..592 see 147 or 148 complete entries of ratio 4.
         int batch = 2;
         int seq = 3;
         int heads = 6;
@@ -123,16 +123,13 @@ class LayerKernelsFastPathTest {
             ref.indexerScores(q, keys, w, 0.125f, 4, startPos, expected);
             fast.indexerScores(q, keys, w, 0.125f, 4, startPos, actual);
             float[] e = expected.toFloatArray();
-            float[] a = actual.toFloatArray();
             int infinite = 0;
-            for (int i = 0; i < e.length; i++) {
-                if (e[i] == Float.NEGATIVE_INFINITY) {
-                    infinite++;
-                    assertEquals(e[i], a[i], "score " + i + " of an incomplete entry");
-                }
+            for (float v : e) {
+                infinite += v == Float.NEGATIVE_INFINITY ? 1 : 0;
             }
-            assertTrue(infinite > 0, "some entries are incomplete");
-            assertClose(e, a, DType.F32, SUM_ORDER, "indexer scores");
+            assertTrue(infinite > 0 && infinite < e.length, "some entries are incomplete, not all");
+            // keys in lanes, each lane in the reference's order: the same bits
+            RowsTestTensors.assertSameBits(e, actual.toFloatArray(), "indexer scores");
         }
     }
 
