@@ -206,18 +206,28 @@ final class CpuHyperConnectionKernels implements HyperConnectionKernels {
         RowAccess ys = new RowAccess(y);
         float[] p = pre.toFloatArray();
         int d = ys.cols;
+        boolean vector = simd;
         Parallel.forRange(ys.rows, 4, (lo, hi) -> {
             float[] acc = new float[d];
             float[] row = new float[d];
             for (long t = lo; t < hi; t++) {
                 for (int i = 0; i < n; i++) {
-                    xs.read(t * n + i, row);
                     float w = p[(int) t * n + i];
+                    if (vector) {
+                        RowsSimd.read(xs, t * n + i, row);
+                        HcSimd.weightedAdd(acc, row, w, i == 0, d);
+                        continue;
+                    }
+                    xs.read(t * n + i, row);
                     for (int c = 0; c < d; c++) {
                         acc[c] = i == 0 ? w * row[c] : acc[c] + w * row[c];
                     }
                 }
-                ys.write(t, acc);
+                if (vector) {
+                    RowsSimd.write(ys, t, acc);
+                } else {
+                    ys.write(t, acc);
+                }
             }
         });
     }
@@ -231,23 +241,42 @@ final class CpuHyperConnectionKernels implements HyperConnectionKernels {
         float[] po = post.toFloatArray();
         float[] cm = comb.toFloatArray();
         int d = os.cols;
+        boolean vector = simd;
         Parallel.forRange(os.rows, 4, (lo, hi) -> {
             float[][] streams = new float[n][d];
             float[] o = new float[d];
             float[] acc = new float[d];
+            float[] weights = new float[n];
             for (long t = lo; t < hi; t++) {
-                os.read(t, o);
+                if (vector) {
+                    RowsSimd.read(os, t, o);
+                } else {
+                    os.read(t, o);
+                }
                 for (int i = 0; i < n; i++) {
-                    xs.read(t * n + i, streams[i]);
+                    if (vector) {
+                        RowsSimd.read(xs, t * n + i, streams[i]);
+                    } else {
+                        xs.read(t * n + i, streams[i]);
+                    }
                 }
                 int cAt = (int) t * n * n;
                 for (int j = 0; j < n; j++) {
+                    float pj = po[(int) t * n + j];
+                    if (vector) {
+                        for (int i = 0; i < n; i++) {
+                            weights[i] = cm[cAt + i * n + j];
+                        }
+                        HcSimd.postRow(o, pj, streams, weights, acc, d);
+                        RowsSimd.write(ys, t * n + j, acc);
+                        continue;
+                    }
                     for (int c = 0; c < d; c++) {
                         float mixed = 0;
                         for (int i = 0; i < n; i++) {
                             mixed += cm[cAt + i * n + j] * streams[i][c];
                         }
-                        acc[c] = po[(int) t * n + j] * o[c] + mixed;
+                        acc[c] = pj * o[c] + mixed;
                     }
                     ys.write(t * n + j, acc);
                 }

@@ -10,9 +10,10 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Vector API kernel of the mHC mixing logits ({@link CpuHyperConnectionKernels#mixes}): dot
- * products of a token's f32 streams with rows of fn, accumulated in f64 lanes as the reference
- * accumulates them (a product of two f32 is exact in f64, so only the order of the sum differs).
+ * Vector API kernels of mHC ({@link CpuHyperConnectionKernels}). The mixing logits: dot products
+ * of a token's f32 streams with rows of fn, accumulated in f64 lanes as the reference accumulates
+ * them (a product of two f32 is exact in f64, so only the order of the sum differs). The weighted
+ * sum of the streams and the post update: lane by lane in the reference's order, so the same bits.
  * Loaded only when {@link CpuPath#simd()}.
  */
 final class HcSimd {
@@ -50,5 +51,39 @@ final class HcSimd {
             sum += x[c] * (double) fn.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, fnAt + 4L * c);
         }
         return sum;
+    }
+
+    /** acc = w * row (first) or acc + w * row, lane by lane: the reference's arithmetic. */
+    static void weightedAdd(float[] acc, float[] row, float w, boolean first, int d) {
+        int c = 0;
+        for (int bound = F.loopBound(d); c < bound; c += L) {
+            FloatVector v = FloatVector.fromArray(F, row, c).mul(w);
+            (first ? v : FloatVector.fromArray(F, acc, c).add(v)).intoArray(acc, c);
+        }
+        for (; c < d; c++) {
+            acc[c] = first ? w * row[c] : acc[c] + w * row[c];
+        }
+    }
+
+    /**
+     * acc = post * o + sum_i weights[i] * streams[i], the sum from 0 over i in order, products
+     * and sums rounded one by one, lane by lane: the reference's bits.
+     */
+    static void postRow(float[] o, float post, float[][] streams, float[] weights, float[] acc, int d) {
+        int c = 0;
+        for (int bound = F.loopBound(d); c < bound; c += L) {
+            FloatVector mixed = FloatVector.zero(F);
+            for (int i = 0; i < streams.length; i++) {
+                mixed = mixed.add(FloatVector.fromArray(F, streams[i], c).mul(weights[i]));
+            }
+            FloatVector.fromArray(F, o, c).mul(post).add(mixed).intoArray(acc, c);
+        }
+        for (; c < d; c++) {
+            float mixed = 0;
+            for (int i = 0; i < streams.length; i++) {
+                mixed += weights[i] * streams[i][c];
+            }
+            acc[c] = post * o[c] + mixed;
+        }
     }
 }

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The fast paths of the layer kernels (sparse attention, indexer scores, mHC mixing logits, MoE
- * gate scores) against the plain loops of the scalar reference backend, on ragged sizes: head
+ * The fast paths of the layer kernels (sparse attention, indexer scores, mHC mixing logits, stream
+ * sum and post update, MoE gate scores) against the plain loops of the scalar reference backend, on ragged sizes: head
  * counts that are no multiple of the four heads a pass shares, head sizes with a vector tail, key
  * counts across several pieces, one decode token (heads split over the cores) and several tokens.
  */
@@ -152,6 +152,39 @@ class LayerKernelsFastPathTest {
                     // Both sum in f64; only the f32 rounding of the sum and of the product may differ.
                     assertClose(expected.toFloatArray(), actual.toFloatArray(), DType.F32, 1e-6,
                             "mixes of " + tokens + " tokens of " + xType);
+                }
+            }
+        }
+    }
+
+    @Test
+    void streamSumAndPostUpdateFastPathsGiveTheReferenceBits() {
+        Random rnd = random("mHC sum and post fast paths");
+        HyperConnectionKernels fast = FAST.hyperConnectionKernels().orElseThrow();
+        HyperConnectionKernels ref = REFERENCE.hyperConnectionKernels().orElseThrow();
+        int n = 4;
+        int d = 37; // a vector tail
+        for (int tokens : new int[] {1, 6}) {
+            for (DType type : new DType[] {DType.BF16, DType.F32}) {
+                String what = tokens + " tokens of " + type;
+                try (Tensor x = tensor(rnd, type, tokens, n, d);
+                     Tensor out = tensor(rnd, type, tokens, d);
+                     Tensor pre = tensor(rnd, DType.F32, tokens, n);
+                     Tensor post = tensor(rnd, DType.F32, tokens, n);
+                     Tensor comb = tensor(rnd, DType.F32, tokens, n, n);
+                     Tensor sumRef = Tensor.allocate(type, Shape.of(tokens, d));
+                     Tensor sumFast = Tensor.allocate(type, Shape.of(tokens, d));
+                     Tensor yRef = Tensor.allocate(type, Shape.of(tokens, n, d));
+                     Tensor yFast = Tensor.allocate(type, Shape.of(tokens, n, d))) {
+                    for (Tensor t : new Tensor[] {sumRef, sumFast, yRef, yFast}) {
+                        poison(t);
+                    }
+                    ref.weightedSum(x, pre, sumRef);
+                    fast.weightedSum(x, pre, sumFast);
+                    RowsTestTensors.assertSameBits(sumRef.toFloatArray(), sumFast.toFloatArray(), "weighted sum, " + what);
+                    ref.post(out, x, post, comb, yRef);
+                    fast.post(out, x, post, comb, yFast);
+                    RowsTestTensors.assertSameBits(yRef.toFloatArray(), yFast.toFloatArray(), "post, " + what);
                 }
             }
         }
