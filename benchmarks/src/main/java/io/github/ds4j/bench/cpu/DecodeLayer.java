@@ -223,7 +223,7 @@ final class DecodeLayer implements AutoCloseable {
             String prefix = layout.prefix(layer);
             long attention = 0;
             for (CheckpointLayout.Entry e : layout.attention(layer)) {
-                attention += readBytes(e, prefix);
+                attention += bytes(e);
             }
             long mixing = 0;
             for (CheckpointLayout.Entry e : layout.blockWrappers(layer)) {
@@ -255,15 +255,6 @@ final class DecodeLayer implements AutoCloseable {
                 }
             }
             return names;
-        }
-
-        /** What the attention reads of a tensor per step: wo_a as the bf16 copy the layer makes of it. */
-        private static long readBytes(CheckpointLayout.Entry e, String prefix) {
-            String name = e.name().substring(prefix.length());
-            if (name.equals("attn.wo_a.weight")) {
-                return 2 * e.shape().numel();
-            }
-            return name.equals("attn.wo_a.scale") ? 0 : bytes(e);
         }
 
         private static long bytes(CheckpointLayout.Entry e) {

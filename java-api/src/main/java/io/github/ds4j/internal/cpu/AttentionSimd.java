@@ -2,6 +2,7 @@ package io.github.ds4j.internal.cpu;
 
 import io.github.ds4j.format.BF16;
 import io.github.ds4j.internal.HostMemory;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -338,6 +339,90 @@ final class AttentionSimd {
         s1.intoArray(scores, L);
         s2.intoArray(scores, 2 * L);
         s3.intoArray(scores, 3 * L);
+    }
+
+    // ---- the grouped output projection's decode path (GroupedProjection) ----
+    // GemmSimd's species and E4M3 decoding: shifted codes are 2^-120 of their value.
+
+    /**
+     * xs = x[at..at+in) times {@code unit * scales[sAt + c/128]}; false when a product is not
+     * finite. {@code in} is a multiple of 128.
+     */
+    static boolean fold(float[] x, int at, int in, float[] scales, int sAt, float unit, float[] xs) {
+        VectorSpecies<Float> fs = GemmSimd.FS;
+        FloatVector any = FloatVector.zero(fs);
+        for (int c = 0; c < in; c += fs.length()) {
+            FloatVector v = FloatVector.fromArray(fs, x, at + c).mul(scales[sAt + (c >>> 7)] * unit);
+            v.intoArray(xs, c);
+            any = any.add(v.sub(v)); // NaN in a lane once a product is infinite or NaN
+        }
+        return !any.test(VectorOperators.IS_NAN).anyTrue();
+    }
+
+    /**
+     * y[j] = (E4M3 row j) · xs for rows j in [from, to) four at a time (rows {@code rowBytes}
+     * apart from byte {@code at}); NaN for the rows of a quad that holds a NaN code. Returns the
+     * first row not done (fewer than four left).
+     */
+    static int fp8Rows(MemorySegment w, long at, long rowBytes, float[] xs, int in, int from, int to, float[] y) {
+        float[] sums = new float[4];
+        int j = from;
+        for (; j + 4 <= to; j += 4) {
+            long r0 = at + j * rowBytes;
+            boolean nan = fp8Four(w, r0, r0 + rowBytes, r0 + 2 * rowBytes, r0 + 3 * rowBytes, xs, in, sums);
+            for (int q = 0; q < 4; q++) {
+                y[j + q] = nan ? Float.NaN : sums[q];
+            }
+        }
+        return j;
+    }
+
+    /** Four E4M3 rows times xs into sums (lanes summed in a fixed order); true when a code is NaN. */
+    private static boolean fp8Four(MemorySegment w, long r0, long r1, long r2, long r3, float[] xs, int in, float[] sums) {
+        VectorSpecies<Float> fs = GemmSimd.FS;
+        int l = fs.length();
+        FloatVector acc0 = FloatVector.zero(fs);
+        FloatVector acc1 = acc0;
+        FloatVector acc2 = acc0;
+        FloatVector acc3 = acc0;
+        ByteVector nan = ByteVector.zero(GemmSimd.BS);
+        // nested loops: a flat loop of this size is unrolled by C2 until it spills
+        for (int c0 = 0; c0 < in; c0 += 128) {
+            for (int c = c0; c < c0 + 128; c += GemmSimd.U) {
+                ByteVector b0 = ByteVector.fromMemorySegment(GemmSimd.BS, w, r0 + c, ByteOrder.LITTLE_ENDIAN);
+                ByteVector b1 = ByteVector.fromMemorySegment(GemmSimd.BS, w, r1 + c, ByteOrder.LITTLE_ENDIAN);
+                ByteVector b2 = ByteVector.fromMemorySegment(GemmSimd.BS, w, r2 + c, ByteOrder.LITTLE_ENDIAN);
+                ByteVector b3 = ByteVector.fromMemorySegment(GemmSimd.BS, w, r3 + c, ByteOrder.LITTLE_ENDIAN);
+                nan = GemmSimd.nanCheck(nan, b0, b1, b2, b3);
+                for (int p = 0; p < GemmSimd.PARTS; p++) {
+                    FloatVector xv = FloatVector.fromArray(fs, xs, c + p * l);
+                    acc0 = GemmSimd.e4m3(b0, p).fma(xv, acc0);
+                    acc1 = GemmSimd.e4m3(b1, p).fma(xv, acc1);
+                    acc2 = GemmSimd.e4m3(b2, p).fma(xv, acc2);
+                    acc3 = GemmSimd.e4m3(b3, p).fma(xv, acc3);
+                }
+            }
+        }
+        float[] lanes = new float[4 * l];
+        acc0.intoArray(lanes, 0);
+        acc1.intoArray(lanes, l);
+        acc2.intoArray(lanes, 2 * l);
+        acc3.intoArray(lanes, 3 * l);
+        for (int q = 0; q < 4; q++) {
+            sums[q] = laneSum(lanes, q * l, l);
+        }
+        return GemmSimd.hasNan(nan);
+    }
+
+    /** The pairwise sum of lanes[at..at+l), l a power of two. */
+    private static float laneSum(float[] lanes, int at, int l) {
+        for (int width = l; width > 1; width >>= 1) {
+            int half = width >> 1;
+            for (int i = 0; i < half; i++) {
+                lanes[at + i] += lanes[at + i + half];
+            }
+        }
+        return lanes[at];
     }
 
     /** Row {@code row} of {@code a} into dst[at..] as f32. */

@@ -1,5 +1,6 @@
 package io.github.ds4j.internal.cpu;
 
+import io.github.ds4j.BlockScaled;
 import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.HostMemory;
@@ -15,10 +16,12 @@ import java.util.List;
  * attention and the indexer scores run as Vector API kernels ({@link AttentionSimd}).
  */
 final class CpuAttentionKernels implements AttentionKernels {
+    private final boolean fast;
     private final boolean simd;
 
-    /** @param fast true for the SIMD kernels (when the Vector API is there), false for the plain loops */
+    /** @param fast true for the fast paths (SIMD when the Vector API is there), false for the plain loops */
     CpuAttentionKernels(boolean fast) {
+        this.fast = fast;
         this.simd = fast && CpuPath.simd();
     }
 
@@ -242,6 +245,11 @@ final class CpuAttentionKernels implements AttentionKernels {
             }
             os.write(row, o, 0);
         }
+    }
+
+    @Override
+    public void groupedProjection(Tensor o, BlockScaled w, int groups, Tensor z) {
+        GroupedProjection.run(o, w, groups, z, fast);
     }
 
     @Override

@@ -22,8 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The fast paths of the layer kernels (sparse attention, indexer scores, mHC mixing logits, stream
- * sum and post update, MoE gate scores) against the plain loops of the scalar reference backend, on ragged sizes: head
+ * The fast paths of the layer kernels (sparse attention, grouped output projection, indexer scores,
+ * mHC mixing logits, stream sum and post update, MoE gate scores) against the plain loops of the scalar reference backend, on ragged sizes: head
  * counts that are no multiple of the four heads a pass shares, head sizes with a vector tail, key
  * counts across several pieces, one decode token (heads split over the cores) and several tokens.
  */
@@ -97,6 +97,68 @@ class LayerKernelsFastPathTest {
             }
         } finally {
             held.forEach(Tensor::close);
+        }
+    }
+
+    @Test
+    void groupedProjectionFromFp8MatchesTheReferenceOnDecodeAndPrefillRows() {
+        Random rnd = random("grouped projection fast path");
+        // groups, rows per group, inputs per group: bands of 128 rows inside groups; a band that
+        // spans two groups (192 rows each); groups of 6 rows (no multiple of four); 200 inputs (no
+        // whole 128-blocks: every row exact)
+        int[][] shapes = {{3, 256, 384}, {2, 192, 256}, {4, 6, 128}, {2, 64, 200}};
+        for (int[] s : shapes) {
+            for (int rows : new int[] {1, 3, 7}) {
+                for (boolean f32Scales : new boolean[] {false, true}) {
+                    groupedProjectionCase(rnd, s[0], s[1], s[2], rows, f32Scales);
+                }
+            }
+        }
+    }
+
+    private static void groupedProjectionCase(Random rnd, int groups, int r, int in, int rows, boolean f32Scales) {
+        String what = "grouped projection, " + groups + " groups of " + r + " x " + in + ", " + rows + " rows, "
+                + (f32Scales ? "F32" : "E8M0") + " scales";
+        int n = groups * r;
+        int bands = (n + 127) / 128;
+        int blocks = (in + 127) / 128;
+        byte[] codes = new byte[n * in];
+        for (int i = 0; i < codes.length; i++) {
+            byte c = (byte) rnd.nextInt(256);
+            codes[i] = (c & 0x7F) == 0x7F ? 0x38 : c; // no NaN codes here
+        }
+        codes[rnd.nextInt(codes.length)] = (byte) 0xFF; // but one: that row's output is NaN
+        float[] scales = new float[bands * blocks];
+        for (int i = 0; i < scales.length; i++) {
+            scales[i] = Math.scalb(1f, -6 - rnd.nextInt(6));
+        }
+        scales[rnd.nextInt(scales.length)] = 0x1p-70f; // a band the fast path leaves to the exact one
+        if (f32Scales) {
+            scales[rnd.nextInt(scales.length)] = 0.013f; // not a power of two: products rounded to bf16
+        }
+        try (Tensor values = Tensor.fromBytes(codes, DType.F8_E4M3, Shape.of(n, in));
+             Tensor s = f32Scales ? Tensor.fromFloats(scales, DType.F32, Shape.of(bands, blocks))
+                     : Tensor.fromFloats(scales, DType.F8_E8M0, Shape.of(bands, blocks));
+             Tensor o = tensor(rnd, DType.BF16, rows, groups * in);
+             Tensor expected = Tensor.allocate(DType.F32, Shape.of(rows, n));
+             Tensor actual = Tensor.allocate(DType.F32, Shape.of(rows, n))) {
+            var w = io.github.ds4j.BlockScaled.fp8Weight(values, s);
+            poison(expected);
+            poison(actual);
+            REFERENCE.attentionKernels().orElseThrow().groupedProjection(o, w, groups, expected);
+            FAST.attentionKernels().orElseThrow().groupedProjection(o, w, groups, actual);
+            float[] e = expected.toFloatArray();
+            float[] a = actual.toFloatArray();
+            int nan = 0;
+            for (int i = 0; i < e.length; i++) {
+                assertEquals(Float.isNaN(e[i]), Float.isNaN(a[i]), what + ": NaN at " + i);
+                if (Float.isNaN(e[i])) {
+                    nan++;
+                    e[i] = a[i] = 0;
+                }
+            }
+            assertEquals(rows, nan, what + ": the row with a NaN code gives NaN for every token");
+            assertClose(e, a, DType.F32, SUM_ORDER, what);
         }
     }
 
