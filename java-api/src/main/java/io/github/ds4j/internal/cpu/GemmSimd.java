@@ -9,6 +9,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -55,6 +56,10 @@ final class GemmSimd {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = HostMemory.F32;
+    /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
+    private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
+    /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
+    private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
 
     private GemmSimd() {
     }
@@ -141,12 +146,29 @@ final class GemmSimd {
         return e >= MIN_E8M0 && e <= 128 ? Float.intBitsToFloat((e + 126) << 23) : Float.NaN;
     }
 
-    /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
-    private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Byte>[] partShuffles() {
+        VectorShuffle<Byte>[] s = new VectorShuffle[PARTS];
+        for (int p = 0; p < PARTS; p++) {
+            int from = p * L;
+            s[p] = VectorShuffle.fromOp(BS, i -> (i + from) % U);
+        }
+        return s;
+    }
+
+    /**
+     * The sign-extended bytes [p * L, p * L + L) of a code load as int lanes. Part 0 converts
+     * directly; later parts (only when L is 4) are moved to the front first, because C2 does not
+     * compile a conversion of a later part into vector code.
+     */
+    static IntVector widen(ByteVector codes, int p) {
+        ByteVector front = p == 0 ? codes : codes.rearrange(PART_FRONT[p]);
+        return (IntVector) front.convertShape(VectorOperators.B2I, IS, 0);
+    }
 
     /** Shifted E4M3 codes (value * 2^-120) of the int lanes of part {@code part} of the loaded bytes. */
     static FloatVector e4m3(ByteVector codes, int part) {
-        IntVector v = (IntVector) codes.convertShape(VectorOperators.B2I, IS, part);
+        IntVector v = widen(codes, part);
         return v.lanewise(VectorOperators.LSHL, 20).lanewise(VectorOperators.AND, 0x87F0_0000).reinterpretAsFloats();
     }
 
@@ -221,7 +243,7 @@ final class GemmSimd {
                 for (int p = 0; p < PARTS; p++) {
                     // the unit first and the scale second: their product may not be finite
                     FloatVector v = e4m3(b, p).mul(E4M3_UNIT).mul(scale);
-                    IntVector codes = (IntVector) b.convertShape(VectorOperators.B2I, IS, p);
+                    IntVector codes = widen(b, p);
                     VectorMask<Float> nan = codes.and(0x7F).compare(VectorOperators.EQ, 0x7F).cast(FS);
                     v.blend(Float.NaN, nan).intoArray(out, u + p * L);
                 }
@@ -397,7 +419,7 @@ final class GemmSimd {
             for (; kb <= blocks - U; kb += U) {
                 ByteVector codes = ByteVector.fromMemorySegment(BS, s, s0 + kb, LE);
                 for (int p = 0; p < PARTS; p++) {
-                    IntVector e = ((IntVector) codes.convertShape(VectorOperators.B2I, IS, p)).and(0xFF);
+                    IntVector e = widen(codes, p).and(0xFF);
                     // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
                     FloatVector fv = e.add(126).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                     VectorMask<Float> ok = e.compare(VectorOperators.GE, MIN_E8M0).and(e.compare(VectorOperators.LE, 128)).cast(FS);
@@ -432,8 +454,8 @@ final class GemmSimd {
                     int e = kb * 32 + 2 * (u + p * L);
                     FloatVector xe = FloatVector.fromArray(FS, x, e);
                     FloatVector xo = FloatVector.fromArray(FS, x, e + L);
-                    IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
-                    IntVector v1 = (IntVector) b1.convertShape(VectorOperators.B2I, IS, p);
+                    IntVector v0 = widen(b0, p);
+                    IntVector v1 = widen(b1, p);
                     acc0 = e2m1Low(v0).mul(c0).fma(xe, acc0);
                     odd0 = e2m1High(v0).mul(c0).fma(xo, odd0);
                     acc1 = e2m1Low(v1).mul(c1).fma(xe, acc1);
@@ -454,7 +476,7 @@ final class GemmSimd {
                 ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + kb * 16L + u, LE);
                 for (int p = 0; p < PARTS; p++) {
                     int e = kb * 32 + 2 * (u + p * L);
-                    IntVector v0 = (IntVector) b0.convertShape(VectorOperators.B2I, IS, p);
+                    IntVector v0 = widen(b0, p);
                     acc0 = e2m1Low(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e), acc0);
                     odd0 = e2m1High(v0).mul(c0).fma(FloatVector.fromArray(FS, x, e + L), odd0);
                 }

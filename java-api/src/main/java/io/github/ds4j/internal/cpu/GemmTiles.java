@@ -196,7 +196,7 @@ final class GemmTiles {
             for (int u = 0; u < 16; u += U) {
                 ByteVector b = ByteVector.fromMemorySegment(BS, w, at + c0 / 2 + u, LE);
                 for (int p = 0; p < PARTS; p++) {
-                    IntVector v = (IntVector) b.convertShape(VectorOperators.B2I, GemmSimd.IS, p);
+                    IntVector v = GemmSimd.widen(b, p);
                     int e = o + 2 * (u + p * L);
                     GemmSimd.e2m1Low(v).mul(cs).intoArray(bt, e);
                     GemmSimd.e2m1High(v).mul(cs).intoArray(bt, e + L);
