@@ -1,5 +1,6 @@
 package io.github.ds4j.spi;
 
+import io.github.ds4j.BlockScaled;
 import io.github.ds4j.DType;
 import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Tensor;
@@ -189,6 +190,21 @@ public interface AttentionKernels {
      * @param out real [B, S, H, headDim]
      */
     void sparseAttention(Tensor q, List<KvRows> sources, List<Tensor> indices, Tensor sink, float scale, Tensor out);
+
+    /**
+     * The grouped low-rank output projection (spec §3): for each group g of {@code groups},
+     * {@code z[r, g*R .. (g+1)*R) = o[r, g*I .. (g+1)*I) · w[g*R .. (g+1)*R, :]^T}, with
+     * {@code R = w.rows / groups} and {@code I = w.cols}. The weight's values are used
+     * dequantized to bf16 (E4M3 value times its block's scale, rounded to bf16: exact for every
+     * scale in the normal range), the activations as they are (not quantized); sums in f32,
+     * rounded to z's dtype.
+     *
+     * @param o real [rows, groups*I] with a row layout
+     * @param w FP8 E4M3 weight [groups*R, I] with 128x128 scales (F8_E8M0 or F32)
+     * @param groups G, dividing w's rows
+     * @param z real [rows, groups*R] with a row layout
+     */
+    void groupedProjection(Tensor o, BlockScaled w, int groups, Tensor z);
 
     /**
      * Writes token rows into a row store: row i of sequence b goes to row

@@ -48,7 +48,7 @@ public final class Attention implements AutoCloseable {
     private final BlockScaled wqA;
     private final BlockScaled wqB;
     private final BlockScaled wkv;
-    private final Tensor woA;
+    private final BlockScaled woA;
     private final BlockScaled woB;
     private final Compressor compressor;
     private final Indexer indexer;
@@ -71,8 +71,8 @@ public final class Attention implements AutoCloseable {
         this.wqB = w.fp8(p + "wq_b");
         this.wkv = w.fp8(p + "wkv");
         // The reference stores wo_a dequantized to bf16 and runs the grouped product in bf16,
-        // without quantizing the activations.
-        this.woA = w.fp8AsBf16(p + "wo_a");
+        // without quantizing the activations; the kernel does the same from the FP8 weight.
+        this.woA = w.fp8(p + "wo_a");
         this.woB = w.fp8(p + "wo_b");
         this.compressor = ratio == 0 ? null
                 : Compressor.load(compute, kernels, w, p + "compressor.", ratio, config.headDim(), config.ropeDim(), rope, eps, false);
@@ -206,17 +206,9 @@ public final class Attention implements AutoCloseable {
         AttentionOps.ropeTail(compute, o, rd, rope, startPos, true);
 
         // Grouped low-rank output projection: group g's heads times its own o_lora rows of wo_a.
-        int groups = config.oGroups();
-        int groupIn = config.groupInput();
-        int oLora = config.oLoraRank();
-        Tensor o2 = o.reshape(rows, (long) heads * hd);
-        Tensor z = compute.allocate(DType.BF16, Shape.of(rows, (long) groups * oLora));
+        Tensor z = compute.allocate(DType.BF16, Shape.of(rows, (long) config.oGroups() * config.oLoraRank()));
         try {
-            for (int g = 0; g < groups; g++) {
-                compute.linearInto(o2.slice(-1, (long) g * groupIn, (long) (g + 1) * groupIn),
-                        woA.slice(0, (long) g * oLora, (long) (g + 1) * oLora),
-                        z.slice(-1, (long) g * oLora, (long) (g + 1) * oLora));
-            }
+            kernels.groupedProjection(o.reshape(rows, (long) heads * hd), woA, config.oGroups(), z);
             return z;
         } catch (RuntimeException e) {
             z.close();

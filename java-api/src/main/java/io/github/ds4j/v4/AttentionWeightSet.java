@@ -52,12 +52,6 @@ final class AttentionWeightSet implements AutoCloseable {
         return BlockScaled.fp8Weight(fetch(base + ".weight"), fetch(base + ".scale"));
     }
 
-    /** An FP8 weight dequantized to bf16 (exact: an E4M3 value times a power of two fits bf16). */
-    Tensor fp8AsBf16(String base) {
-        BlockScaled w = fp8(base);
-        return keep(compute.fromFloats(w.toFloatArray(), DType.BF16, w.values().shape()));
-    }
-
     private Tensor fetch(String name) {
         CheckpointLayout.Entry entry = entries.get(name);
         if (entry == null) {

@@ -218,6 +218,33 @@ public final class KvCache implements AutoCloseable {
         this.position = position;
     }
 
+    /**
+     * Makes this cache hold what {@code source} holds: the same positions, origin and contents,
+     * e.g. to continue one prompt several ways without running it again. Both caches must belong
+     * to the same layer of the same model on the same device, with equal batch, capacity and format.
+     */
+    public void copyFrom(KvCache source) {
+        checkOpen();
+        if (source == null) {
+            throw new IllegalArgumentException("source: must not be null");
+        }
+        source.checkOpen();
+        if (source == this) {
+            return;
+        }
+        if (!source.compute.device().equals(compute.device()) || source.layer != layer || !source.config.equals(config)
+                || source.batch != batch || source.capacity != capacity || source.format != format) {
+            throw new IllegalArgumentException("source: expected a cache of layer " + layer + " on " + compute.device() + " with "
+                    + batch + " sequences of " + capacity + " positions in " + format + ", got layer " + source.layer + " on "
+                    + source.compute.device() + " with " + source.batch + " of " + source.capacity + " in " + source.format);
+        }
+        for (int i = 0; i < owned.size(); i++) {
+            compute.backend().copy(source.owned.get(i), owned.get(i));
+        }
+        origin = source.origin;
+        position = source.position;
+    }
+
     @Override
     public void close() {
         if (!closed) {

@@ -68,6 +68,50 @@ class KvCacheTest {
     }
 
     @Test
+    void aCopiedCacheContinuesExactlyLikeTheOriginal() {
+        for (int layer = 0; layer < 3; layer++) {
+            long seed = 95 + layer;
+            System.out.println("cache copy: layer " + layer + ", seed " + seed);
+            double[][][] x = AttentionFixtures.randomInput(seed, 2, 30, TINY.hiddenSize());
+            try (MapSource w = MapSource.attention(TINY, layer, seed);
+                 Attention attn = Attention.load(CPU, TINY, layer, w);
+                 KvCache original = attn.newCache(2, 32, KvCache.Format.FP8);
+                 KvCache copy = attn.newCache(2, 32, KvCache.Format.FP8)) {
+                AttentionTest.poison(copy);
+                feed(attn, copy, AttentionFixtures.randomInput(seed + 7, 2, 9, TINY.hiddenSize()), 9); // other contents first
+                original.startAt(3);
+                feedOn(attn, original, slice(x, 3, 21), 18);
+                copy.copyFrom(original);
+                assertEquals(21, copy.position());
+                assertEquals(3, copy.origin());
+                double[][] expected = feedOn(attn, original, slice(x, 21, 30), 1, 1, 7);
+                double[][] again = feedOn(attn, copy, slice(x, 21, 30), 1, 1, 7);
+                for (int t = 0; t < expected.length; t++) {
+                    assertArrayEquals(expected[t], again[t], "layer " + layer + ", token " + t + " after the copy");
+                }
+            }
+        }
+    }
+
+    @Test
+    void copyFromRejectsACacheOfAnotherShape() {
+        try (KvCache a = KvCache.create(CPU, TINY, 1, 1, 32, KvCache.Format.BF16);
+             KvCache longer = KvCache.create(CPU, TINY, 1, 1, 64, KvCache.Format.BF16);
+             KvCache fp8 = KvCache.create(CPU, TINY, 1, 1, 32, KvCache.Format.FP8);
+             KvCache otherLayer = KvCache.create(CPU, TINY, 2, 1, 32, KvCache.Format.BF16)) {
+            for (KvCache other : new KvCache[] {longer, fp8, otherLayer}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> a.copyFrom(other));
+                assertTrue(e.getMessage().startsWith("source: expected a cache of layer 1 on cpu with 1 sequences of 32 positions in BF16, got"),
+                        e.getMessage());
+            }
+            assertThrows(IllegalArgumentException.class, () -> a.copyFrom(null));
+            fp8.close();
+            IllegalStateException closed = assertThrows(IllegalStateException.class, () -> a.copyFrom(fp8));
+            assertEquals("cache: the KV cache of layer 1 is closed", closed.getMessage());
+        }
+    }
+
+    @Test
     void compressedEntriesCountOnlyCompleteBlocks() {
         try (MapSource w = MapSource.attention(TINY, 2, 3);
              Attention attn = Attention.load(CPU, TINY, 2, w);
@@ -143,6 +187,35 @@ class KvCacheTest {
                 }
             }
             start += n;
+        }
+        return out;
+    }
+
+    /** As {@link #feed}, the first token at the cache's position. */
+    static double[][] feedOn(Attention attn, KvCache cache, double[][][] x, int... chunks) {
+        int seq = x[0].length;
+        double[][] out = new double[x.length * seq][];
+        int start = 0;
+        for (int n : chunks) {
+            try (Tensor xs = AttentionFixtures.tokens(x, start, start + n, DType.BF16);
+                 Tensor y = attn.forward(xs, cache.position(), cache)) {
+                double[][] rows = MoeFixtures.rows(y);
+                for (int b = 0; b < x.length; b++) {
+                    for (int i = 0; i < n; i++) {
+                        out[b * seq + start + i] = rows[b * n + i];
+                    }
+                }
+            }
+            start += n;
+        }
+        return out;
+    }
+
+    /** Tokens from..to of every sequence of x [B][T][D]. */
+    static double[][][] slice(double[][][] x, int from, int to) {
+        double[][][] out = new double[x.length][][];
+        for (int b = 0; b < x.length; b++) {
+            out[b] = java.util.Arrays.copyOfRange(x[b], from, to);
         }
         return out;
     }

@@ -35,6 +35,16 @@ final class AttentionKvCodec {
         }
     }
 
+    /** The real rows, or null for the FP8 layout. */
+    AttentionRows realRows() {
+        return real;
+    }
+
+    /** The {@link #realRows()} row number of row {@code row} of sequence {@code b}. */
+    long realRow(long b, long row) {
+        return b * store.data().dim(1) + row;
+    }
+
     /** Rows indexable per sequence. */
     long rows() {
         return store.rows();
@@ -43,7 +53,7 @@ final class AttentionKvCodec {
     /** Row {@code row} of sequence {@code b} into {@code dst[at .. at+headDim)}. */
     void read(long b, long row, float[] dst, int at) {
         if (layout == null) {
-            real.read(b * store.data().dim(1) + row, dst, at);
+            real.read(realRow(b, row), dst, at);
             return;
         }
         long base = byteOffset + b * sequenceBytes;
@@ -64,7 +74,7 @@ final class AttentionKvCodec {
     /** {@code src[at .. at+headDim)} into row {@code row} of sequence {@code b}. */
     void write(long b, long row, float[] src, int at) {
         if (layout == null) {
-            real.write(b * store.data().dim(1) + row, src, at);
+            real.write(realRow(b, row), src, at);
             return;
         }
         long base = byteOffset + b * sequenceBytes;

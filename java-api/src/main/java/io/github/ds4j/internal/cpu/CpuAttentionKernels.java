@@ -1,5 +1,6 @@
 package io.github.ds4j.internal.cpu;
 
+import io.github.ds4j.BlockScaled;
 import io.github.ds4j.RopeSpec;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.HostMemory;
@@ -11,12 +12,25 @@ import java.util.List;
 
 /**
  * The CPU implementation of {@link AttentionKernels}: the contracts written out plainly in f32,
- * parallel over tokens (or over heads when there are few tokens).
+ * parallel over tokens (or over heads when there are few tokens). On the fast path sparse
+ * attention and the indexer scores run as Vector API kernels ({@link AttentionSimd}).
  */
 final class CpuAttentionKernels implements AttentionKernels {
+    private final boolean fast;
+    private final boolean simd;
+
+    /** @param fast true for the fast paths (SIMD when the Vector API is there), false for the plain loops */
+    CpuAttentionKernels(boolean fast) {
+        this.fast = fast;
+        this.simd = fast && CpuPath.simd();
+    }
 
     @Override
     public void sparseAttention(Tensor q, List<KvRows> sources, List<Tensor> indices, Tensor sink, float scale, Tensor out) {
+        if (simd) {
+            sparseAttentionSimd(q, sources, indices, sink, scale, out);
+            return;
+        }
         int batch = Math.toIntExact(q.dim(0));
         int seq = Math.toIntExact(q.dim(1));
         int heads = Math.toIntExact(q.dim(2));
@@ -53,6 +67,113 @@ final class CpuAttentionKernels implements AttentionKernels {
                 attendHeads(g, qs, os, sinks, scale, t, 0, heads, heads, dim);
             }
         });
+    }
+
+    /**
+     * The fast path: each query's selected rows gathered once as f32, then {@link AttentionSimd}
+     * over blocks of heads; a decode step (fewer tokens than threads) splits its heads over the
+     * cores, a longer block its tokens.
+     */
+    private static void sparseAttentionSimd(Tensor q, List<KvRows> sources, List<Tensor> indices, Tensor sink, float scale,
+                                            Tensor out) {
+        int batch = Math.toIntExact(q.dim(0));
+        int seq = Math.toIntExact(q.dim(1));
+        int heads = Math.toIntExact(q.dim(2));
+        int dim = Math.toIntExact(q.dim(3));
+        AttentionRows qs = new AttentionRows(q);
+        AttentionRows os = new AttentionRows(out);
+        float[] sinks = sink.toFloatArray();
+        AttentionKvCodec[] codecs = new AttentionKvCodec[sources.size()];
+        long[] firstRow = new long[sources.size() + 1];
+        for (int i = 0; i < codecs.length; i++) {
+            codecs[i] = new AttentionKvCodec(sources.get(i));
+            firstRow[i + 1] = firstRow[i] + codecs[i].rows();
+        }
+        int[][] lists = new int[indices.size()][];
+        int selected = 0;
+        for (int i = 0; i < lists.length; i++) {
+            lists[i] = readInts(indices.get(i));
+            selected += Math.toIntExact(indices.get(i).dim(2));
+        }
+        int width = selected;
+        int tokens = batch * seq;
+        int rowFloats = Math.max(1, width) * dim;
+        if (tokens < Parallel.THREADS && heads > AttentionSimd.HEADS) {
+            float[] rows = new float[rowFloats];
+            float[] qt = new float[heads * dim];
+            float[] o = new float[heads * dim];
+            int blocks = (heads + AttentionSimd.HEADS - 1) / AttentionSimd.HEADS;
+            for (int t = 0; t < tokens; t++) {
+                int token = t;
+                int n = gatherSimd(codecs, firstRow, lists, indices, token, seq, dim, rows);
+                readHeads(qs, token, heads, dim, qt);
+                Parallel.forRange(blocks, 1, (b0, b1) -> {
+                    float[] s = new float[AttentionSimd.HEADS * Math.max(1, n)];
+                    AttentionSimd.attend(rows, n, dim, qt, (int) b0 * AttentionSimd.HEADS,
+                            (int) Math.min(heads, b1 * AttentionSimd.HEADS), sinks, scale, o, s);
+                });
+                writeHeads(os, token, heads, dim, o);
+            }
+            return;
+        }
+        Parallel.forRange(tokens, 1, (a, z) -> {
+            float[] rows = new float[rowFloats];
+            float[] qt = new float[heads * dim];
+            float[] o = new float[heads * dim];
+            float[] s = new float[AttentionSimd.HEADS * Math.max(1, width)];
+            for (int t = (int) a; t < z; t++) {
+                int n = gatherSimd(codecs, firstRow, lists, indices, t, seq, dim, rows);
+                readHeads(qs, t, heads, dim, qt);
+                AttentionSimd.attend(rows, n, dim, qt, 0, heads, sinks, scale, o, s);
+                writeHeads(os, t, heads, dim, o);
+            }
+        });
+    }
+
+    /** Token t's selected rows into rows[0..n*dim) as f32 (BF16 rows widened with vectors); returns n. */
+    private static int gatherSimd(AttentionKvCodec[] codecs, long[] firstRow, int[][] lists, List<Tensor> indices,
+                                  int token, int seq, int dim, float[] rows) {
+        int b = token / seq;
+        long total = firstRow[firstRow.length - 1];
+        int n = 0;
+        for (int l = 0; l < lists.length; l++) {
+            int k = Math.toIntExact(indices.get(l).dim(2));
+            int base = token * k;
+            for (int i = 0; i < k; i++) {
+                int j = lists[l][base + i];
+                if (j == -1) {
+                    continue;
+                }
+                if (j < 0 || j >= total) {
+                    throw new IndexOutOfBoundsException("sparse attention: index " + j + " of list " + l
+                            + " outside the " + total + " rows of the sources");
+                }
+                int src = 0;
+                while (j >= firstRow[src + 1]) {
+                    src++;
+                }
+                AttentionRows real = codecs[src].realRows();
+                if (real != null) {
+                    AttentionSimd.read(real, codecs[src].realRow(b, j - firstRow[src]), rows, n * dim);
+                } else {
+                    codecs[src].read(b, j - firstRow[src], rows, n * dim);
+                }
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static void readHeads(AttentionRows qs, int token, int heads, int dim, float[] dst) {
+        for (int h = 0; h < heads; h++) {
+            AttentionSimd.read(qs, (long) token * heads + h, dst, h * dim);
+        }
+    }
+
+    private static void writeHeads(AttentionRows os, int token, int heads, int dim, float[] src) {
+        for (int h = 0; h < heads; h++) {
+            AttentionSimd.write(os, (long) token * heads + h, src, h * dim);
+        }
     }
 
     /** The selected rows of one query token, decoded to f32. */
@@ -124,6 +245,11 @@ final class CpuAttentionKernels implements AttentionKernels {
             }
             os.write(row, o, 0);
         }
+    }
+
+    @Override
+    public void groupedProjection(Tensor o, BlockScaled w, int groups, Tensor z) {
+        GroupedProjection.run(o, w, groups, z, fast);
     }
 
     @Override
@@ -254,6 +380,10 @@ final class CpuAttentionKernels implements AttentionKernels {
         AttentionRows ws = new AttentionRows(weights);
         MemorySegment out = scores.storage().segment();
         long outOffset = scores.offset();
+        if (simd) {
+            indexerScoresSimd(qs, ks, ws, weightScale, ratio, startPos, batch, seq, heads, dim, n, out, outOffset);
+            return;
+        }
         Parallel.forRange((long) batch * seq, 1, (a, z) -> {
             float[] qr = new float[heads * dim];
             float[] w = new float[heads];
@@ -281,6 +411,58 @@ final class CpuAttentionKernels implements AttentionKernels {
                     }
                     out.setAtIndex(HostMemory.F32, outOffset + t * n + j, score);
                 }
+            }
+        });
+    }
+
+    /**
+     * The fast path of the indexer scores: pieces of {@link AttentionSimd#KEYS} keys of one query,
+     * spread over the cores (a decode step has one query and a thousand keys), each piece's keys
+     * widened to f32 and transposed once. Gives the plain loops' bits.
+     */
+    private static void indexerScoresSimd(AttentionRows qs, AttentionRows ks, AttentionRows ws, float weightScale, int ratio,
+                                          long startPos, int batch, int seq, int heads, int dim, int n, MemorySegment out,
+                                          long outOffset) {
+        int block = AttentionSimd.KEYS;
+        int pieces = (n + block - 1) / block;
+        Parallel.forRange((long) batch * seq * pieces, 1, (a, z) -> {
+            float[] qr = new float[heads * dim];
+            float[] w = new float[heads];
+            float[] key = new float[dim];
+            float[] keysT = new float[block * dim];
+            float[] sc = new float[block];
+            long loaded = -1;
+            for (long i = a; i < z; i++) {
+                long t = i / pieces;
+                int j0 = (int) (i % pieces) * block;
+                int j1 = Math.min(n, j0 + block);
+                long b = t / seq;
+                long p = startPos + t % seq;
+                int complete = (int) Math.min(j1, Math.max(j0, Math.floorDiv(p + 1, ratio)));
+                if (t != loaded) {
+                    for (int h = 0; h < heads; h++) {
+                        AttentionSimd.read(qs, t * heads + h, qr, h * dim);
+                    }
+                    ws.read(t, w, 0);
+                    for (int h = 0; h < heads; h++) {
+                        w[h] *= weightScale;
+                    }
+                    loaded = t;
+                }
+                if (complete > j0) {
+                    java.util.Arrays.fill(keysT, 0f);
+                    for (int j = j0; j < complete; j++) {
+                        AttentionSimd.read(ks, b * n + j, key, 0);
+                        for (int c = 0; c < dim; c++) {
+                            keysT[c * block + (j - j0)] = key[c];
+                        }
+                    }
+                    AttentionSimd.indexerScores(qr, heads, dim, w, keysT, sc);
+                }
+                for (int j = complete; j < j1; j++) {
+                    sc[j - j0] = Float.NEGATIVE_INFINITY;
+                }
+                MemorySegment.copy(sc, 0, out, HostMemory.F32, (outOffset + t * n + j0) * 4, j1 - j0);
             }
         });
     }

@@ -9,7 +9,6 @@ import io.github.ds4j.Storage;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.spi.Backend;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Optional;
 
@@ -19,15 +18,20 @@ import java.util.Optional;
  * the accelerator backends are tested against.
  */
 public final class CpuBackend implements Backend {
+    /** Host memory of every CPU backend instance. */
+    private static final HostPool POOL = new HostPool();
     private static final CpuBackend SHARED = new CpuBackend(!"scalar".equals(System.getProperty("ds4j.cpu.path")));
 
     private final boolean fast;
-    private final CpuAttentionKernels attention = new CpuAttentionKernels();
-    private final CpuMoeKernels moe = new CpuMoeKernels(this);
-    private final CpuHyperConnectionKernels hyperConnections = new CpuHyperConnectionKernels();
+    private final CpuAttentionKernels attention;
+    private final CpuMoeKernels moe;
+    private final CpuHyperConnectionKernels hyperConnections;
 
     private CpuBackend(boolean fast) {
         this.fast = fast;
+        this.attention = new CpuAttentionKernels(fast);
+        this.moe = new CpuMoeKernels(this);
+        this.hyperConnections = new CpuHyperConnectionKernels(fast);
     }
 
     /** The process-wide CPU backend (it holds no resources). */
@@ -60,16 +64,10 @@ public final class CpuBackend implements Backend {
         return Tensor.of(allocate(Math.max(1, dtype.byteSize(shape.numel()))), dtype, shape, true);
     }
 
+    /** Zeroed host memory, 64-byte aligned; blocks are recycled ({@link HostPool}). */
     @Override
     public Storage allocate(long bytes) {
-        Arena arena = Arena.ofShared();
-        try {
-            MemorySegment seg = arena.allocate(bytes, 64);
-            return Storage.owned(seg, this, arena::close);
-        } catch (RuntimeException | OutOfMemoryError e) {
-            arena.close();
-            throw e;
-        }
+        return POOL.allocate(bytes, this);
     }
 
     @Override

@@ -12,9 +12,19 @@ import java.lang.foreign.MemorySegment;
  * in f64 and round once).
  */
 final class CpuHyperConnectionKernels implements HyperConnectionKernels {
+    private final boolean simd;
+
+    /** @param fast true for the SIMD mixing kernel (when the Vector API is there), false for the plain loops */
+    CpuHyperConnectionKernels(boolean fast) {
+        this.simd = fast && CpuPath.simd();
+    }
 
     @Override
     public void mixes(Tensor x, Tensor fn, float normEps, Tensor mixes) {
+        if (simd && fn.dtype() == io.github.ds4j.DType.F32) {
+            mixesFast(x, fn, normEps, mixes);
+            return;
+        }
         RowAccess xs = new RowAccess(x);
         RowAccess fs = new RowAccess(fn);
         int n = xs.cols;
@@ -43,6 +53,55 @@ final class CpuHyperConnectionKernels implements HyperConnectionKernels {
                 }
             }
         });
+    }
+
+    /**
+     * The fast path: the same f64 sums as the reference in another order ({@link HcSimd}), fn
+     * read in place rather than copied per call. A decode step's single token splits its M dot
+     * products over the cores; more tokens split by token.
+     */
+    private static void mixesFast(Tensor x, Tensor fn, float normEps, Tensor mixes) {
+        RowAccess xs = new RowAccess(x);
+        RowAccess fs = new RowAccess(fn);
+        int n = xs.cols;
+        int m = Math.toIntExact(fs.rows);
+        MemorySegment out = mixes.storage().segment();
+        if (xs.rows < Parallel.THREADS) {
+            double[] row = new double[n];
+            for (long t = 0; t < xs.rows; t++) {
+                long token = t;
+                float rsqrt = widen(xs, t, row, normEps);
+                Parallel.forRange(m, 4, (lo, hi) -> {
+                    for (long i = lo; i < hi; i++) {
+                        double dot = HcSimd.dot(row, fs.segment, fs.start(i) * 4, n);
+                        out.setAtIndex(HostMemory.F32, mixes.offset() + token * m + i, (float) dot * rsqrt);
+                    }
+                });
+            }
+            return;
+        }
+        Parallel.forRange(xs.rows, 1, (lo, hi) -> {
+            double[] row = new double[n];
+            for (long t = lo; t < hi; t++) {
+                float rsqrt = widen(xs, t, row, normEps);
+                for (int i = 0; i < m; i++) {
+                    double dot = HcSimd.dot(row, fs.segment, fs.start(i) * 4, n);
+                    out.setAtIndex(HostMemory.F32, mixes.offset() + t * m + i, (float) dot * rsqrt);
+                }
+            }
+        });
+    }
+
+    /** Row t of xs as f64 into row; returns rsqrt(mean square + eps) as the reference computes it. */
+    private static float widen(RowAccess xs, long t, double[] row, float normEps) {
+        float[] f = new float[xs.cols];
+        RowsSimd.read(xs, t, f);
+        double ss = 0;
+        for (int c = 0; c < f.length; c++) {
+            row[c] = f[c];
+            ss += (double) f[c] * f[c];
+        }
+        return (float) (1.0 / Math.sqrt((float) (ss / xs.cols) + normEps));
     }
 
     @Override
@@ -147,18 +206,28 @@ final class CpuHyperConnectionKernels implements HyperConnectionKernels {
         RowAccess ys = new RowAccess(y);
         float[] p = pre.toFloatArray();
         int d = ys.cols;
+        boolean vector = simd;
         Parallel.forRange(ys.rows, 4, (lo, hi) -> {
             float[] acc = new float[d];
             float[] row = new float[d];
             for (long t = lo; t < hi; t++) {
                 for (int i = 0; i < n; i++) {
-                    xs.read(t * n + i, row);
                     float w = p[(int) t * n + i];
+                    if (vector) {
+                        RowsSimd.read(xs, t * n + i, row);
+                        HcSimd.weightedAdd(acc, row, w, i == 0, d);
+                        continue;
+                    }
+                    xs.read(t * n + i, row);
                     for (int c = 0; c < d; c++) {
                         acc[c] = i == 0 ? w * row[c] : acc[c] + w * row[c];
                     }
                 }
-                ys.write(t, acc);
+                if (vector) {
+                    RowsSimd.write(ys, t, acc);
+                } else {
+                    ys.write(t, acc);
+                }
             }
         });
     }
@@ -172,23 +241,42 @@ final class CpuHyperConnectionKernels implements HyperConnectionKernels {
         float[] po = post.toFloatArray();
         float[] cm = comb.toFloatArray();
         int d = os.cols;
+        boolean vector = simd;
         Parallel.forRange(os.rows, 4, (lo, hi) -> {
             float[][] streams = new float[n][d];
             float[] o = new float[d];
             float[] acc = new float[d];
+            float[] weights = new float[n];
             for (long t = lo; t < hi; t++) {
-                os.read(t, o);
+                if (vector) {
+                    RowsSimd.read(os, t, o);
+                } else {
+                    os.read(t, o);
+                }
                 for (int i = 0; i < n; i++) {
-                    xs.read(t * n + i, streams[i]);
+                    if (vector) {
+                        RowsSimd.read(xs, t * n + i, streams[i]);
+                    } else {
+                        xs.read(t * n + i, streams[i]);
+                    }
                 }
                 int cAt = (int) t * n * n;
                 for (int j = 0; j < n; j++) {
+                    float pj = po[(int) t * n + j];
+                    if (vector) {
+                        for (int i = 0; i < n; i++) {
+                            weights[i] = cm[cAt + i * n + j];
+                        }
+                        HcSimd.postRow(o, pj, streams, weights, acc, d);
+                        RowsSimd.write(ys, t * n + j, acc);
+                        continue;
+                    }
                     for (int c = 0; c < d; c++) {
                         float mixed = 0;
                         for (int i = 0; i < n; i++) {
                             mixed += cm[cAt + i * n + j] * streams[i][c];
                         }
-                        acc[c] = po[(int) t * n + j] * o[c] + mixed;
+                        acc[c] = pj * o[c] + mixed;
                     }
                     ys.write(t * n + j, acc);
                 }

@@ -4,7 +4,6 @@ import io.github.ds4j.BlockScaled;
 import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 import io.github.ds4j.internal.HostMemory;
-import io.github.ds4j.spi.Backend;
 import io.github.ds4j.spi.MoeKernels;
 
 import java.lang.foreign.MemorySegment;
@@ -21,14 +20,26 @@ final class CpuMoeKernels implements MoeKernels {
     /** softplus(z) is z itself above this, as torch's default threshold has it. */
     private static final float SOFTPLUS_THRESHOLD = 20f;
 
-    private final Backend backend;
+    private final CpuBackend backend;
 
-    CpuMoeKernels(Backend backend) {
+    CpuMoeKernels(CpuBackend backend) {
         this.backend = backend;
     }
 
     @Override
     public void routerScores(Tensor x, Tensor w, Tensor scores) {
+        if (backend.isFast()) {
+            // The gate GEMV through the fast linear (f32 sums in another order), then the
+            // activation in place: the weights are streamed once, not copied to f32 first.
+            backend.linear(x, w, scores);
+            MemorySegment out = scores.storage().segment();
+            long base = scores.offset();
+            long n = scores.numel();
+            for (long i = 0; i < n; i++) {
+                out.setAtIndex(HostMemory.F32, base + i, sqrtSoftplus(out.getAtIndex(HostMemory.F32, base + i)));
+            }
+            return;
+        }
         RowAccess xs = new RowAccess(x);
         RowAccess ws = new RowAccess(w);
         int tokens = Math.toIntExact(xs.rows);
