@@ -1,6 +1,7 @@
 package io.github.ds4j.internal.cpu;
 
 import io.github.ds4j.DType;
+import io.github.ds4j.format.E2M1;
 import io.github.ds4j.internal.HostMemory;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -45,6 +46,14 @@ final class GemmSimd {
     /** Int vectors per code load (2 when L is 4). */
     static final int PARTS = U / L;
     static final VectorSpecies<Short> SS = VectorSpecies.of(short.class, VectorShape.forBitSize(16 * L));
+    /** The FP8 GEMV loads 2L code bytes at a time and widens them to 2L shorts, L int lanes of code pairs. */
+    static final VectorSpecies<Byte> PAIR_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(16 * L));
+    static final VectorSpecies<Short> PAIR_SHORTS = VectorSpecies.of(short.class, VectorShape.forBitSize(32 * L));
+    /**
+     * True when the FP4 GEMV decodes by table lookup: a 16-lane int vector holds the whole E2M1
+     * table, and a lane permute (vpermd on AVX-512) takes the nibble as its index.
+     */
+    static final boolean FP4_LOOKUP = L == 16;
 
     /** Up to this many activation rows stream the weights once per row; more go to tiles. */
     static final int STREAM_MAX_M = 4;
@@ -58,6 +67,12 @@ final class GemmSimd {
     private static final ValueLayout.OfFloat F32 = HostMemory.F32;
     /** The E8M0 code of {@link Gemm#TINY_SCALE}. */
     private static final int MIN_E8M0 = Math.getExponent(Gemm.TINY_SCALE) + 127;
+    /** Bits of a shifted E4M3 code pair lane that make the f32: the sign and the 7 exponent/mantissa bits. */
+    private static final int E4M3_BITS = 0x87F0_0000;
+    /** The 16 E2M1 values as f32 bits, by code (only built when {@link #FP4_LOOKUP}). */
+    private static final IntVector E2M1_TABLE = FP4_LOOKUP ? IntVector.fromArray(IS, e2m1Bits(), 0) : null;
+    /** Lane i takes lane i / 4: the scale of each 32-element block to the 4 lanes that hold its elements. */
+    private static final VectorShuffle<Float> QUADS = FP4_LOOKUP ? VectorShuffle.fromOp(FS, i -> i / 4) : null;
     /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
     private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
 
@@ -96,7 +111,7 @@ final class GemmSimd {
         // about 128 KiB of weights each; piece starts are multiples of 4, as the kernels need.
         int piece = Math.max(128, (1 << 17) / Math.max(1, g.k()) / 128 * 128);
         for (int i = 0; i < g.m(); i++) {
-            activationRow(g, i, x);
+            streamRow(g, i, x);
             int row = i;
             Gemm.dynamic(g.n(), piece, (n0, n1) -> {
                 switch (g.kind()) {
@@ -136,14 +151,26 @@ final class GemmSimd {
      * exact path).
      */
     static float fp4Factor(GemmArgs g, long at) {
+        return fp4Factor(g, at, 126);
+    }
+
+    /** As {@link #fp4Factor(GemmArgs, long)} with the power of two 2^unitExp (126 or 0) in place of 2^126. */
+    private static float fp4Factor(GemmArgs g, long at, int unitExp) {
         if (g.wScaleF32()) {
             float s = g.wScales().getAtIndex(F32, at);
-            float f = s * E2M1_UNIT;
-            return Math.abs(s) >= Gemm.TINY_SCALE && Float.isFinite(f) ? f : Float.NaN;
+            return Math.abs(s) >= Gemm.TINY_SCALE && Float.isFinite(s * E2M1_UNIT) ? Math.scalb(s, unitExp) : Float.NaN;
         }
         int e = g.wScales().get(ValueLayout.JAVA_BYTE, at) & 0xFF;
         // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
-        return e >= MIN_E8M0 && e <= 128 ? Float.intBitsToFloat((e + 126) << 23) : Float.NaN;
+        return e >= MIN_E8M0 && e <= 128 ? Float.intBitsToFloat((e + unitExp) << 23) : Float.NaN;
+    }
+
+    private static int[] e2m1Bits() {
+        int[] bits = new int[16];
+        for (int code = 0; code < 16; code++) {
+            bits[code] = Float.floatToRawIntBits(E2M1.decode(code));
+        }
+        return bits;
     }
 
     @SuppressWarnings("unchecked")
@@ -251,37 +278,72 @@ final class GemmSimd {
         }
     }
 
-    // ---- streaming kernels: one activation row i, weight rows [n0, n1) with n0 % 4 == 0 ----
-    // Each group of rows is its own small method: C2 stops inlining the Vector API calls of a
-    // method past a node budget, and a vector op that is not inlined allocates.
+    // ---- streaming kernels: one activation row i, weight rows [n0, n1) ----
+    // One weight row at a time, so each thread reads its weights front to back as one stream (the
+    // hardware prefetchers keep a single stream well ahead; several rows at once, each a separate
+    // page, stream from DRAM at half the speed). Each kernel is its own small method: C2 stops
+    // inlining the Vector API calls of a method past a node budget, and a vector op that is not
+    // inlined allocates.
+
+    /**
+     * Activation row {@code i} as f32 in the order the streaming kernels read it: FP8 codes in
+     * pair order ({@link #pairPosition}), FP4 in {@link #fp4StreamPosition} order, linear as is.
+     */
+    static void streamRow(GemmArgs g, int i, float[] out) {
+        int k = g.k();
+        if (g.kind() == GemmArgs.Kind.LINEAR || (g.kind() == GemmArgs.Kind.FP4 && !FP4_LOOKUP)) {
+            activationRow(g, i, out);
+            return;
+        }
+        float[] natural = new float[k];
+        e4m3Row(g.a(), g.aRow(i), k, g.aScales(), i * g.aScaleCols(), natural);
+        for (int c = 0; c < k; c++) {
+            out[g.kind() == GemmArgs.Kind.FP8 ? pairPosition(c) : fp4StreamPosition(c, k)] = natural[c];
+        }
+    }
+
+    /**
+     * Where element c sits in pair order: a load of 2L codes widened to 2L shorts is L int lanes
+     * each holding an even and an odd element, decoded to one vector of each; so within each group
+     * of 2L elements the even ones come first, then the odd ones (the same as {@link #fp4Position}).
+     */
+    static int pairPosition(int c) {
+        return fp4Position(c);
+    }
+
+    /**
+     * Where element c of a K-row sits for the FP4 lookup kernel: within each whole group of 128
+     * elements (one 64-byte load, 16 int lanes of 8 nibbles), element 8i + j of the group is at
+     * 16j + i (nibble j of every lane makes one vector); the last K % 128 elements are in
+     * {@link #fp4Position} order (16-byte loads, low and high nibbles).
+     */
+    static int fp4StreamPosition(int c, int k) {
+        int k128 = k & -128;
+        if (c >= k128) {
+            return fp4Position(c);
+        }
+        int base = c & -128;
+        int within = c - base;
+        return base + 16 * (within & 7) + (within >>> 3);
+    }
 
     private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact) {
         int k = g.k();
         int kBlocks = k / 128;
         float[] xs = new float[k];
-        float[] sums = new float[4];
+        float[] sums = new float[n1 - n0];
         int band = -1;
         boolean folded = false;
-        for (int j = n0; j < n1; j += 4) {
-            // j % 4 == 0, so rows j..j+3 share a 128-row band
+        for (int j = n0; j < n1; j++) {
             if (j >>> 7 != band) {
                 band = j >>> 7;
                 folded = fold(x, cs8, band * kBlocks, xs);
             }
-            int rows = Math.min(4, n1 - j);
-            // past the last row, repeat it (the extra sums are dropped)
-            long r0 = g.wRow(j);
-            long r1 = g.wRow(j + Math.min(1, rows - 1));
-            long r2 = g.wRow(j + Math.min(2, rows - 1));
-            long r3 = g.wRow(j + Math.min(3, rows - 1));
-            boolean nan = folded
-                    ? fp8Four(g.w(), r0, r1, r2, r3, xs, k, sums)
-                    : fp8FourScaled(g.w(), r0, r1, r2, r3, x, cs8, band * kBlocks, kBlocks, sums);
-            for (int r = 0; r < rows; r++) {
-                exact[j + r] |= nan;
-                g.put(i, j + r, sums[r]);
-            }
+            long row = g.wRow(j);
+            exact[j] |= folded ? fp8Row(g.w(), row, xs, k, sums, j - n0)
+                    : fp8RowScaled(g.w(), row, x, cs8, band * kBlocks, k, sums, j - n0);
         }
+        g.putRow(i, n0, sums, n1 - n0);
     }
 
     /**
@@ -299,86 +361,88 @@ final class GemmSimd {
     }
 
     /**
-     * Four E4M3 weight rows times xs into sums[0..4); true when one holds a NaN code. Four rows
-     * at a time keep enough loads in flight to stream from memory at full speed.
+     * The L int lanes of 2L code bytes widened to shorts: lane i holds code 2i sign-extended in
+     * its low half and code 2i + 1 sign-extended in its high half (one widening for 2L codes).
      */
-    private static boolean fp8Four(MemorySegment w, long r0, long r1, long r2, long r3, float[] xs, int k, float[] sums) {
-        FloatVector acc0 = FloatVector.zero(FS);
-        FloatVector acc1 = acc0;
-        FloatVector acc2 = acc0;
-        FloatVector acc3 = acc0;
-        ByteVector nan = ByteVector.zero(BS);
-        // Nested loops (rather than one over k) keep C2 from unrolling this body 8 times, which
-        // spills to the stack and runs at half the speed.
-        for (int c0 = 0; c0 < k; c0 += 128) {
-            for (int c = c0; c < c0 + 128; c += U) {
-                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
-                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
-                ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + c, LE);
-                ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + c, LE);
-                nan = nanCheck(nan, b0, b1, b2, b3);
-                for (int p = 0; p < PARTS; p++) {
-                    FloatVector xv = FloatVector.fromArray(FS, xs, c + p * L);
-                    acc0 = e4m3(b0, p).fma(xv, acc0);
-                    acc1 = e4m3(b1, p).fma(xv, acc1);
-                    acc2 = e4m3(b2, p).fma(xv, acc2);
-                    acc3 = e4m3(b3, p).fma(xv, acc3);
-                }
-            }
-        }
-        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
-        sums[1] = acc1.reduceLanes(VectorOperators.ADD);
-        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
-        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
-        return hasNan(nan);
+    static IntVector pairs(ByteVector codes) {
+        return ((ShortVector) codes.convertShape(VectorOperators.B2S, PAIR_SHORTS, 0)).reinterpretAsInts();
     }
 
-    /** As {@link #fp8Four} with the block factors cs8[csAt..] applied to the decoded codes. */
-    private static boolean fp8FourScaled(MemorySegment w, long r0, long r1, long r2, long r3, float[] x, float[] cs8, int csAt,
-                                         int kBlocks, float[] sums) {
-        FloatVector acc0 = FloatVector.zero(FS);
-        FloatVector acc1 = acc0;
-        FloatVector acc2 = acc0;
-        FloatVector acc3 = acc0;
-        ByteVector nan = ByteVector.zero(BS);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + kb]);
-            for (int c = kb * 128; c < kb * 128 + 128; c += U) {
-                ByteVector b0 = ByteVector.fromMemorySegment(BS, w, r0 + c, LE);
-                ByteVector b1 = ByteVector.fromMemorySegment(BS, w, r1 + c, LE);
-                ByteVector b2 = ByteVector.fromMemorySegment(BS, w, r2 + c, LE);
-                ByteVector b3 = ByteVector.fromMemorySegment(BS, w, r3 + c, LE);
-                nan = nanCheck(nan, b0, b1, b2, b3);
-                for (int p = 0; p < PARTS; p++) {
-                    FloatVector xv = FloatVector.fromArray(FS, x, c + p * L);
-                    acc0 = e4m3(b0, p).mul(cs).fma(xv, acc0);
-                    acc1 = e4m3(b1, p).mul(cs).fma(xv, acc1);
-                    acc2 = e4m3(b2, p).mul(cs).fma(xv, acc2);
-                    acc3 = e4m3(b3, p).mul(cs).fma(xv, acc3);
-                }
-            }
-        }
-        sums[0] = acc0.reduceLanes(VectorOperators.ADD);
-        sums[1] = acc1.reduceLanes(VectorOperators.ADD);
-        sums[2] = acc2.reduceLanes(VectorOperators.ADD);
-        sums[3] = acc3.reduceLanes(VectorOperators.ADD);
-        return hasNan(nan);
+    /** Shifted E4M3 codes (value * 2^-120) of the even codes of {@link #pairs}: bits 11..0 of a lane to 31..20. */
+    static FloatVector e4m3Even(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 20).and(E4M3_BITS).reinterpretAsFloats();
+    }
+
+    /** Shifted E4M3 codes of the odd codes: bits 27..16 (sign-extended code) to 31..20. */
+    static FloatVector e4m3Odd(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 4).and(E4M3_BITS).reinterpretAsFloats();
     }
 
     /**
-     * Accumulates the NaN test of four code vectors: without the sign bit the two NaN codes
-     * (0x7F, 0xFF) are 0x7F, the largest value any code can give.
+     * One E4M3 weight row times xs (pair order, block factors folded in) into sums[at]; true when
+     * the row holds a NaN code. Four accumulators cover the FMA latency.
      */
-    static ByteVector nanCheck(ByteVector acc, ByteVector b0, ByteVector b1, ByteVector b2, ByteVector b3) {
-        return acc.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+    private static boolean fp8Row(MemorySegment w, long row, float[] xs, int k, float[] sums, int at) {
+        FloatVector even0 = FloatVector.zero(FS);
+        FloatVector odd0 = even0;
+        FloatVector even1 = even0;
+        FloatVector odd1 = even0;
+        ByteVector nan = ByteVector.zero(PAIR_BYTES);
+        // Nested loops (rather than one over k) keep C2 from unrolling this body 8 times, which
+        // spills to the stack.
+        for (int c0 = 0; c0 < k; c0 += 128) {
+            for (int c = c0; c < c0 + 128; c += 4 * L) {
+                ByteVector b0 = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c, LE);
+                ByteVector b1 = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c + 2 * L, LE);
+                // without the sign bit the two NaN codes (0x7F, 0xFF) are 0x7F, the largest value any code gives
+                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
+                IntVector p0 = pairs(b0);
+                IntVector p1 = pairs(b1);
+                even0 = e4m3Even(p0).fma(FloatVector.fromArray(FS, xs, c), even0);
+                odd0 = e4m3Odd(p0).fma(FloatVector.fromArray(FS, xs, c + L), odd0);
+                even1 = e4m3Even(p1).fma(FloatVector.fromArray(FS, xs, c + 2 * L), even1);
+                odd1 = e4m3Odd(p1).fma(FloatVector.fromArray(FS, xs, c + 3 * L), odd1);
+            }
+        }
+        sums[at] = even0.add(odd0).add(even1.add(odd1)).reduceLanes(VectorOperators.ADD);
+        return hasNan(nan);
     }
 
-    /** True when {@link #nanCheck} saw a NaN code. */
+    /** As {@link #fp8Row} with the block factors cs8[csAt..] applied to the decoded codes (x not folded). */
+    private static boolean fp8RowScaled(MemorySegment w, long row, float[] x, float[] cs8, int csAt, int k, float[] sums, int at) {
+        FloatVector even0 = FloatVector.zero(FS);
+        FloatVector odd0 = even0;
+        ByteVector nan = ByteVector.zero(PAIR_BYTES);
+        for (int c0 = 0; c0 < k; c0 += 128) {
+            FloatVector cs = FloatVector.broadcast(FS, cs8[csAt + c0 / 128]);
+            for (int c = c0; c < c0 + 128; c += 2 * L) {
+                ByteVector b = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c, LE);
+                nan = nan.max(b.and((byte) 0x7F));
+                IntVector p = pairs(b);
+                even0 = e4m3Even(p).mul(cs).fma(FloatVector.fromArray(FS, x, c), even0);
+                odd0 = e4m3Odd(p).mul(cs).fma(FloatVector.fromArray(FS, x, c + L), odd0);
+            }
+        }
+        sums[at] = even0.add(odd0).reduceLanes(VectorOperators.ADD);
+        return hasNan(nan);
+    }
+
+    /** True when a NaN check accumulator (max of codes without their sign) saw a NaN code. */
     static boolean hasNan(ByteVector acc) {
         return acc.reduceLanes(VectorOperators.MAX) == 0x7F;
     }
 
     private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact) {
+        if (FP4_LOOKUP) {
+            float[] f = new float[g.k() / 32 + L]; // padded: the kernel loads L factors at a time
+            float[] sums = new float[n1 - n0];
+            for (int j = n0; j < n1; j++) {
+                exact[j] |= fp4Factors(g, j, f, 0, 0);
+                sums[j - n0] = fp4Row(g.w(), g.wRow(j), x, f, g.k());
+            }
+            g.putRow(i, n0, sums, n1 - n0);
+            return;
+        }
         int kBlocks = g.k() / 32;
         float[] f = new float[2 * kBlocks];
         float[] sums = new float[2];
@@ -398,12 +462,56 @@ final class GemmSimd {
         }
     }
 
+    /** The E2M1 values of nibble {@code shift / 4} of every lane: the nibble is the lane index into the table. */
+    private static FloatVector e2m1Lookup(IntVector v, int shift) {
+        // selectFrom takes the index modulo 16, so the bits above the nibble do not matter
+        return v.lanewise(VectorOperators.LSHR, shift).selectFrom(E2M1_TABLE).reinterpretAsFloats();
+    }
+
+    /**
+     * One packed E2M1 weight row times x ({@link #fp4StreamPosition} order) with the block scales
+     * f[kb] (plain sW): 128 codes (one 64-byte load) at a time, then 32 at a time for the rest.
+     * Only when {@link #FP4_LOOKUP}.
+     */
+    private static float fp4Row(MemorySegment w, long row, float[] x, float[] f, int k) {
+        FloatVector acc = FloatVector.zero(FS);
+        int k128 = k & -128;
+        for (int c = 0; c < k128; c += 128) {
+            IntVector v = IntVector.fromMemorySegment(IS, w, row + c / 2, LE);
+            // two partial sums halve the FMA chain within the group
+            FloatVector s0 = FloatVector.zero(FS);
+            FloatVector s1 = s0;
+            for (int j = 0; j < 8; j += 2) {
+                s0 = e2m1Lookup(v, 4 * j).fma(FloatVector.fromArray(FS, x, c + 16 * j), s0);
+                s1 = e2m1Lookup(v, 4 * j + 4).fma(FloatVector.fromArray(FS, x, c + 16 * j + 16), s1);
+            }
+            // lanes 4b..4b+3 hold the elements of the group's block b
+            acc = s0.add(s1).fma(FloatVector.fromArray(FS, f, c / 32).rearrange(QUADS), acc);
+        }
+        for (int c = k128; c < k; c += 32) {
+            IntVector v = widen(ByteVector.fromMemorySegment(BS, w, row + c / 2, LE), 0);
+            FloatVector s = e2m1Lookup(v, 0).mul(FloatVector.fromArray(FS, x, c));
+            s = e2m1Lookup(v, 4).fma(FloatVector.fromArray(FS, x, c + 16), s);
+            acc = s.fma(FloatVector.broadcast(FS, f[c / 32]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     /** The per-block factors (see {@link #fp4Factor}) of weight row j into f[at..]; true when one is NaN. */
     static boolean fp4Factors(GemmArgs g, int j, float[] f, int at) {
+        return fp4Factors(g, j, f, at, 126);
+    }
+
+    /**
+     * As {@link #fp4Factors(GemmArgs, int, float[], int)} with 2^unitExp (126 or 0) in place of
+     * 2^126; the same scales are marked either way.
+     */
+    private static boolean fp4Factors(GemmArgs g, int j, float[] f, int at, int unitExp) {
         long s0 = g.wScaleOffset() + j * g.wScaleRow();
         int blocks = g.wScaleCols();
         MemorySegment s = g.wScales();
         VectorMask<Float> bad = FS.maskAll(false);
+        float unit = Math.scalb(1f, unitExp);
         int kb = 0;
         if (g.wScaleF32()) {
             for (; kb <= blocks - L; kb += L) {
@@ -412,7 +520,7 @@ final class GemmSimd {
                 // NaN unless |s| >= TINY_SCALE and the factor is finite (fv - fv is 0 only then)
                 VectorMask<Float> ok = v.abs().compare(VectorOperators.GE, Gemm.TINY_SCALE)
                         .and(fv.sub(fv).compare(VectorOperators.EQ, 0f));
-                fv.blend(Float.NaN, ok.not()).intoArray(f, at + kb);
+                v.mul(unit).blend(Float.NaN, ok.not()).intoArray(f, at + kb);
                 bad = bad.or(ok.not());
             }
         } else {
@@ -420,8 +528,8 @@ final class GemmSimd {
                 ByteVector codes = ByteVector.fromMemorySegment(BS, s, s0 + kb, LE);
                 for (int p = 0; p < PARTS; p++) {
                     IntVector e = widen(codes, p).and(0xFF);
-                    // 2^(e-127) * 2^126 = 2^(e-1), finite up to e = 128
-                    FloatVector fv = e.add(126).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+                    // 2^(e-127) * 2^unitExp; with 2^126 finite up to e = 128
+                    FloatVector fv = e.add(unitExp).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
                     VectorMask<Float> ok = e.compare(VectorOperators.GE, MIN_E8M0).and(e.compare(VectorOperators.LE, 128)).cast(FS);
                     fv.blend(Float.NaN, ok.not()).intoArray(f, at + kb + p * L);
                     bad = bad.or(ok.not());
@@ -430,7 +538,7 @@ final class GemmSimd {
         }
         boolean any = bad.anyTrue();
         for (; kb < blocks; kb++) {
-            f[at + kb] = fp4Factor(g, s0 + kb);
+            f[at + kb] = fp4Factor(g, s0 + kb, unitExp);
             any |= Float.isNaN(f[at + kb]);
         }
         return any;
