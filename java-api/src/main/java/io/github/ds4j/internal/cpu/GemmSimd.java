@@ -427,6 +427,14 @@ final class GemmSimd {
         return hasNan(nan);
     }
 
+    /**
+     * Accumulates the NaN test of four code vectors: without the sign bit the two NaN codes
+     * (0x7F, 0xFF) are 0x7F, the largest value any code can give.
+     */
+    static ByteVector nanCheck(ByteVector acc, ByteVector b0, ByteVector b1, ByteVector b2, ByteVector b3) {
+        return acc.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
+    }
+
     /** True when a NaN check accumulator (max of codes without their sign) saw a NaN code. */
     static boolean hasNan(ByteVector acc) {
         return acc.reduceLanes(VectorOperators.MAX) == 0x7F;
