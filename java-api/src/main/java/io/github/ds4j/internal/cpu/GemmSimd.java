@@ -75,6 +75,8 @@ final class GemmSimd {
     private static final VectorShuffle<Float> QUADS = FP4_LOOKUP ? VectorShuffle.fromOp(FS, i -> i / 4) : null;
     /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
     private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
+    /** Lane i takes lane i + L/2, then i + L/4, ... (mod L): the steps of {@link #sum}. */
+    private static final VectorShuffle<Float>[] HALVES = halfShuffles();
 
     private GemmSimd() {
     }
@@ -171,6 +173,28 @@ final class GemmSimd {
             bits[code] = Float.floatToRawIntBits(E2M1.decode(code));
         }
         return bits;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] halfShuffles() {
+        VectorShuffle<Float>[] s = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
+        for (int i = 0, step = L / 2; step > 0; i++, step /= 2) {
+            int by = step;
+            s[i] = VectorShuffle.fromOp(FS, lane -> (lane + by) % L);
+        }
+        return s;
+    }
+
+    /**
+     * The lanes of v summed in a fixed pairwise order. {@code reduceLanes(ADD)} leaves the order
+     * open, and the interpreter and C2 do take different ones, so a result's last bits would
+     * depend on whether its kernel had been compiled yet.
+     */
+    static float sum(FloatVector v) {
+        for (VectorShuffle<Float> half : HALVES) {
+            v = v.add(v.rearrange(half));
+        }
+        return v.lane(0);
     }
 
     @SuppressWarnings("unchecked")
@@ -404,7 +428,7 @@ final class GemmSimd {
                 odd1 = e4m3Odd(p1).fma(FloatVector.fromArray(FS, xs, c + 3 * L), odd1);
             }
         }
-        sums[at] = even0.add(odd0).add(even1.add(odd1)).reduceLanes(VectorOperators.ADD);
+        sums[at] = sum(even0.add(odd0).add(even1.add(odd1)));
         return hasNan(nan);
     }
 
@@ -423,7 +447,7 @@ final class GemmSimd {
                 odd0 = e4m3Odd(p).mul(cs).fma(FloatVector.fromArray(FS, x, c + L), odd0);
             }
         }
-        sums[at] = even0.add(odd0).reduceLanes(VectorOperators.ADD);
+        sums[at] = sum(even0.add(odd0));
         return hasNan(nan);
     }
 
@@ -502,7 +526,7 @@ final class GemmSimd {
             s = e2m1Lookup(v, 4).fma(FloatVector.fromArray(FS, x, c + 16), s);
             acc = s.fma(FloatVector.broadcast(FS, f[c / 32]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     /** The per-block factors (see {@link #fp4Factor}) of weight row j into f[at..]; true when one is NaN. */
@@ -579,8 +603,8 @@ final class GemmSimd {
                 }
             }
         }
-        sums[0] = acc0.add(odd0).reduceLanes(VectorOperators.ADD);
-        sums[1] = acc1.add(odd1).reduceLanes(VectorOperators.ADD);
+        sums[0] = sum(acc0.add(odd0));
+        sums[1] = sum(acc1.add(odd1));
     }
 
     private static float fp4One(MemorySegment w, long r0, float[] x, float[] f, int kBlocks) {
@@ -598,7 +622,7 @@ final class GemmSimd {
                 }
             }
         }
-        return acc0.add(odd0).reduceLanes(VectorOperators.ADD);
+        return sum(acc0.add(odd0));
     }
 
     private static void realRows(GemmArgs g, int i, float[] x, int n0, int n1) {
@@ -636,10 +660,10 @@ final class GemmSimd {
             acc2 = FloatVector.fromMemorySegment(FS, w, r2 + 4L * c, LE).fma(xv, acc2);
             acc3 = FloatVector.fromMemorySegment(FS, w, r3 + 4L * c, LE).fma(xv, acc3);
         }
-        sums[0] = acc0.reduceLanes(VectorOperators.ADD) + f32Tail(w, r0, x, c, k);
-        sums[1] = acc1.reduceLanes(VectorOperators.ADD) + f32Tail(w, r1, x, c, k);
-        sums[2] = acc2.reduceLanes(VectorOperators.ADD) + f32Tail(w, r2, x, c, k);
-        sums[3] = acc3.reduceLanes(VectorOperators.ADD) + f32Tail(w, r3, x, c, k);
+        sums[0] = sum(acc0) + f32Tail(w, r0, x, c, k);
+        sums[1] = sum(acc1) + f32Tail(w, r1, x, c, k);
+        sums[2] = sum(acc2) + f32Tail(w, r2, x, c, k);
+        sums[3] = sum(acc3) + f32Tail(w, r3, x, c, k);
     }
 
     private static float f32One(MemorySegment w, long r0, float[] x, int k) {
@@ -648,7 +672,7 @@ final class GemmSimd {
         for (; c <= k - L; c += L) {
             acc0 = FloatVector.fromMemorySegment(FS, w, r0 + 4L * c, LE).fma(FloatVector.fromArray(FS, x, c), acc0);
         }
-        return acc0.reduceLanes(VectorOperators.ADD) + f32Tail(w, r0, x, c, k);
+        return sum(acc0) + f32Tail(w, r0, x, c, k);
     }
 
     private static float f32Tail(MemorySegment w, long row, float[] x, int from, int k) {
@@ -675,10 +699,10 @@ final class GemmSimd {
             acc2 = bf16(w, r2 + 2L * c).fma(xv, acc2);
             acc3 = bf16(w, r3 + 2L * c).fma(xv, acc3);
         }
-        sums[0] = acc0.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r0, x, c, k);
-        sums[1] = acc1.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r1, x, c, k);
-        sums[2] = acc2.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r2, x, c, k);
-        sums[3] = acc3.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r3, x, c, k);
+        sums[0] = sum(acc0) + bf16Tail(w, r0, x, c, k);
+        sums[1] = sum(acc1) + bf16Tail(w, r1, x, c, k);
+        sums[2] = sum(acc2) + bf16Tail(w, r2, x, c, k);
+        sums[3] = sum(acc3) + bf16Tail(w, r3, x, c, k);
     }
 
     private static float bf16One(MemorySegment w, long r0, float[] x, int k) {
@@ -687,7 +711,7 @@ final class GemmSimd {
         for (; c <= k - L; c += L) {
             acc0 = bf16(w, r0 + 2L * c).fma(FloatVector.fromArray(FS, x, c), acc0);
         }
-        return acc0.reduceLanes(VectorOperators.ADD) + bf16Tail(w, r0, x, c, k);
+        return sum(acc0) + bf16Tail(w, r0, x, c, k);
     }
 
     private static float bf16Tail(MemorySegment w, long row, float[] x, int from, int k) {
