@@ -38,32 +38,21 @@ final class CpuAttentionKernels implements AttentionKernels {
         AttentionRows qs = new AttentionRows(q);
         AttentionRows os = new AttentionRows(out);
         float[] sinks = sink.toFloatArray();
-        AttentionKvCodec[] codecs = new AttentionKvCodec[sources.size()];
-        long[] firstRow = new long[sources.size() + 1];
-        for (int i = 0; i < codecs.length; i++) {
-            codecs[i] = new AttentionKvCodec(sources.get(i));
-            firstRow[i + 1] = firstRow[i] + codecs[i].rows();
-        }
-        int[][] lists = new int[indices.size()][];
-        int total = 0;
-        for (int i = 0; i < lists.length; i++) {
-            lists[i] = readInts(indices.get(i));
-            total += Math.toIntExact(indices.get(i).dim(2));
-        }
-        int width = total;
+        Selection sel = new Selection(sources, indices);
+        int width = sel.width();
         int tokens = batch * seq;
         if (tokens < Parallel.THREADS && heads > 1) {
             // Few tokens (decode): gather each token's rows once and split its heads.
             for (int t = 0; t < tokens; t++) {
                 int token = t;
-                Gathered g = gather(codecs, firstRow, lists, indices, token, seq, width, dim);
+                Gathered g = gather(sel, token, seq, dim);
                 Parallel.forRange(heads, 1, (h0, h1) -> attendHeads(g, qs, os, sinks, scale, token, (int) h0, (int) h1, heads, dim));
             }
             return;
         }
         Parallel.forRange(tokens, 1, (a, z) -> {
             for (int t = (int) a; t < z; t++) {
-                Gathered g = gather(codecs, firstRow, lists, indices, t, seq, width, dim);
+                Gathered g = gather(sel, t, seq, dim);
                 attendHeads(g, qs, os, sinks, scale, t, 0, heads, heads, dim);
             }
         });
@@ -83,19 +72,8 @@ final class CpuAttentionKernels implements AttentionKernels {
         AttentionRows qs = new AttentionRows(q);
         AttentionRows os = new AttentionRows(out);
         float[] sinks = sink.toFloatArray();
-        AttentionKvCodec[] codecs = new AttentionKvCodec[sources.size()];
-        long[] firstRow = new long[sources.size() + 1];
-        for (int i = 0; i < codecs.length; i++) {
-            codecs[i] = new AttentionKvCodec(sources.get(i));
-            firstRow[i + 1] = firstRow[i] + codecs[i].rows();
-        }
-        int[][] lists = new int[indices.size()][];
-        int selected = 0;
-        for (int i = 0; i < lists.length; i++) {
-            lists[i] = readInts(indices.get(i));
-            selected += Math.toIntExact(indices.get(i).dim(2));
-        }
-        int width = selected;
+        Selection sel = new Selection(sources, indices);
+        int width = sel.width();
         int tokens = batch * seq;
         int rowFloats = Math.max(1, width) * dim;
         if (tokens < Parallel.THREADS && heads > AttentionSimd.HEADS) {
@@ -105,7 +83,7 @@ final class CpuAttentionKernels implements AttentionKernels {
             int blocks = (heads + AttentionSimd.HEADS - 1) / AttentionSimd.HEADS;
             for (int t = 0; t < tokens; t++) {
                 int token = t;
-                int n = gatherSimd(codecs, firstRow, lists, indices, token, seq, dim, rows);
+                int n = sel.gather(token, seq, dim, rows, true);
                 readHeads(qs, token, heads, dim, qt);
                 Parallel.forRange(blocks, 1, (b0, b1) -> {
                     float[] s = new float[AttentionSimd.HEADS * Math.max(1, n)];
@@ -122,46 +100,12 @@ final class CpuAttentionKernels implements AttentionKernels {
             float[] o = new float[heads * dim];
             float[] s = new float[AttentionSimd.HEADS * Math.max(1, width)];
             for (int t = (int) a; t < z; t++) {
-                int n = gatherSimd(codecs, firstRow, lists, indices, t, seq, dim, rows);
+                int n = sel.gather(t, seq, dim, rows, true);
                 readHeads(qs, t, heads, dim, qt);
                 AttentionSimd.attend(rows, n, dim, qt, 0, heads, sinks, scale, o, s);
                 writeHeads(os, t, heads, dim, o);
             }
         });
-    }
-
-    /** Token t's selected rows into rows[0..n*dim) as f32 (BF16 rows widened with vectors); returns n. */
-    private static int gatherSimd(AttentionKvCodec[] codecs, long[] firstRow, int[][] lists, List<Tensor> indices,
-                                  int token, int seq, int dim, float[] rows) {
-        int b = token / seq;
-        long total = firstRow[firstRow.length - 1];
-        int n = 0;
-        for (int l = 0; l < lists.length; l++) {
-            int k = Math.toIntExact(indices.get(l).dim(2));
-            int base = token * k;
-            for (int i = 0; i < k; i++) {
-                int j = lists[l][base + i];
-                if (j == -1) {
-                    continue;
-                }
-                if (j < 0 || j >= total) {
-                    throw new IndexOutOfBoundsException("sparse attention: index " + j + " of list " + l
-                            + " outside the " + total + " rows of the sources");
-                }
-                int src = 0;
-                while (j >= firstRow[src + 1]) {
-                    src++;
-                }
-                AttentionRows real = codecs[src].realRows();
-                if (real != null) {
-                    AttentionSimd.read(real, codecs[src].realRow(b, j - firstRow[src]), rows, n * dim);
-                } else {
-                    codecs[src].read(b, j - firstRow[src], rows, n * dim);
-                }
-                n++;
-            }
-        }
-        return n;
     }
 
     private static void readHeads(AttentionRows qs, int token, int heads, int dim, float[] dst) {
@@ -180,32 +124,78 @@ final class CpuAttentionKernels implements AttentionKernels {
     private record Gathered(float[] rows, int count) {
     }
 
-    private static Gathered gather(AttentionKvCodec[] codecs, long[] firstRow, int[][] lists, List<Tensor> indices,
-                                   int token, int seq, int width, int dim) {
-        int b = token / seq;
-        float[] rows = new float[Math.max(1, width) * dim];
-        int n = 0;
-        for (int l = 0; l < lists.length; l++) {
-            int k = Math.toIntExact(indices.get(l).dim(2));
-            int base = token * k;
-            for (int i = 0; i < k; i++) {
-                int j = lists[l][base + i];
-                if (j == -1) {
-                    continue;
-                }
-                if (j < 0 || j >= firstRow[firstRow.length - 1]) {
-                    throw new IndexOutOfBoundsException("sparse attention: index " + j + " of list " + l
-                            + " outside the " + firstRow[firstRow.length - 1] + " rows of the sources");
-                }
-                int src = 0;
-                while (j >= firstRow[src + 1]) {
-                    src++;
-                }
-                codecs[src].read(b, j - firstRow[src], rows, n * dim);
-                n++;
+    private static Gathered gather(Selection sel, int token, int seq, int dim) {
+        float[] rows = new float[Math.max(1, sel.width()) * dim];
+        return new Gathered(rows, sel.gather(token, seq, dim, rows, false));
+    }
+
+    /** The KV rows of every source, as one numbering, and the index lists that select from them. */
+    private static final class Selection {
+        private final AttentionKvCodec[] codecs;
+        /** firstRow[i] is the number of source i's first row; the last element is the total. */
+        private final long[] firstRow;
+        private final int[][] lists;
+        private final int[] perToken;
+        private final int width;
+
+        Selection(List<KvRows> sources, List<Tensor> indices) {
+            codecs = new AttentionKvCodec[sources.size()];
+            firstRow = new long[sources.size() + 1];
+            for (int i = 0; i < codecs.length; i++) {
+                codecs[i] = new AttentionKvCodec(sources.get(i));
+                firstRow[i + 1] = firstRow[i] + codecs[i].rows();
             }
+            lists = new int[indices.size()][];
+            perToken = new int[indices.size()];
+            int total = 0;
+            for (int i = 0; i < lists.length; i++) {
+                lists[i] = readInts(indices.get(i));
+                perToken[i] = Math.toIntExact(indices.get(i).dim(2));
+                total += perToken[i];
+            }
+            width = total;
         }
-        return new Gathered(rows, n);
+
+        /** The most rows one token can select (the sum of the lists' widths). */
+        int width() {
+            return width;
+        }
+
+        /**
+         * Token t's selected rows into rows[0..n*dim) as f32, skipping -1 entries; returns n.
+         * {@code vectorReads} widens BF16 rows with vectors (the same values).
+         */
+        int gather(int token, int seq, int dim, float[] rows, boolean vectorReads) {
+            int b = token / seq;
+            long total = firstRow[firstRow.length - 1];
+            int n = 0;
+            for (int l = 0; l < lists.length; l++) {
+                int k = perToken[l];
+                int base = token * k;
+                for (int i = 0; i < k; i++) {
+                    int j = lists[l][base + i];
+                    if (j == -1) {
+                        continue;
+                    }
+                    if (j < 0 || j >= total) {
+                        throw new IndexOutOfBoundsException("sparse attention: index " + j + " of list " + l
+                                + " outside the " + total + " rows of the sources");
+                    }
+                    int src = 0;
+                    while (j >= firstRow[src + 1]) {
+                        src++;
+                    }
+                    AttentionRows real = vectorReads ? codecs[src].realRows() : null;
+                    if (real != null) {
+                        AttentionSimd.read(real, codecs[src].realRow(b, j - firstRow[src]), rows, n * dim);
+                    } else {
+                        codecs[src].read(b, j - firstRow[src], rows, n * dim);
+                    }
+                    n++;
+                }
+            }
+            return n;
+        }
     }
 
     private static void attendHeads(Gathered g, AttentionRows qs, AttentionRows os, float[] sinks, float scale,
