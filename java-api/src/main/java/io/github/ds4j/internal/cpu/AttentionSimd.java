@@ -411,7 +411,7 @@ final class AttentionSimd {
         for (int q = 0; q < 4; q++) {
             sums[q] = laneSum(lanes, q * l, l);
         }
-        return GemmSimd.hasNan(nan);
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F; // a NaN code (see GemmSimd.nanCheck)
     }
 
     /** The pairwise sum of lanes[at..at+l), l a power of two. */

@@ -5,6 +5,7 @@ import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /**
  * The fast paths of the three GEMM ops (FP8 x FP8, FP8 x MXFP4, linear): resolves the tensors to
@@ -138,22 +139,33 @@ final class Gemm {
         void run(int from, int to);
     }
 
+    /** Work on the index range [from, to) with the calling worker's scratch space. */
+    interface ScratchRange<S> {
+        void run(S scratch, int from, int to);
+    }
+
     /**
      * Runs {@code body} over [0, n) on all cores in pieces of {@code piece} indexes handed out one
      * at a time, so a thread slowed down by other work on the machine takes fewer pieces (a static
      * split would leave the others waiting for it).
      */
     static void dynamic(int n, int piece, Range body) {
+        dynamic(n, piece, () -> null, (scratch, from, to) -> body.run(from, to));
+    }
+
+    /** As {@link #dynamic(int, int, Range)}, with one {@code scratch} object per worker (not per piece). */
+    static <S> void dynamic(int n, int piece, Supplier<S> scratch, ScratchRange<S> body) {
         int pieces = (n + piece - 1) / piece;
         if (pieces <= 1 || Parallel.THREADS == 1) {
-            body.run(0, n);
+            body.run(scratch.get(), 0, n);
             return;
         }
         AtomicInteger next = new AtomicInteger();
         Parallel.forRange(Math.min(Parallel.THREADS, pieces), 1, (w0, w1) -> {
             for (long w = w0; w < w1; w++) {
+                S mine = scratch.get();
                 for (int from = next.getAndAdd(piece); from < n; from = next.getAndAdd(piece)) {
-                    body.run(from, Math.min(n, from + piece));
+                    body.run(mine, from, Math.min(n, from + piece));
                 }
             }
         });

@@ -75,8 +75,11 @@ final class GemmSimd {
     private static final VectorShuffle<Float> QUADS = FP4_LOOKUP ? VectorShuffle.fromOp(FS, i -> i / 4) : null;
     /** Moves bytes [p * L, p * L + L) of a code load to the front, for p < PARTS. */
     private static final VectorShuffle<Byte>[] PART_FRONT = partShuffles();
-    /** Lane i takes lane i + L/2, then i + L/4, ... (mod L): the steps of {@link #sum}. */
-    private static final VectorShuffle<Float>[] HALVES = halfShuffles();
+    /** Lane i takes lane i + d (mod L), for d = 8, 4, 2, 1: the steps of {@link #sum}. */
+    private static final VectorShuffle<Float> BY8 = rotation(8);
+    private static final VectorShuffle<Float> BY4 = rotation(4);
+    private static final VectorShuffle<Float> BY2 = rotation(2);
+    private static final VectorShuffle<Float> BY1 = rotation(1);
 
     private GemmSimd() {
     }
@@ -115,13 +118,21 @@ final class GemmSimd {
         for (int i = 0; i < g.m(); i++) {
             streamRow(g, i, x);
             int row = i;
-            Gemm.dynamic(g.n(), piece, (n0, n1) -> {
+            Gemm.dynamic(g.n(), piece, () -> new StreamScratch(g.k(), piece), (scratch, n0, n1) -> {
                 switch (g.kind()) {
-                    case FP8 -> fp8Rows(g, row, x, cs8, n0, n1, exact);
-                    case FP4 -> fp4Rows(g, row, x, n0, n1, exact);
+                    case FP8 -> fp8Rows(g, row, x, cs8, n0, n1, exact, scratch);
+                    case FP4 -> fp4Rows(g, row, x, n0, n1, exact, scratch);
                     case LINEAR -> realRows(g, row, x, n0, n1);
                 }
             });
+        }
+    }
+
+    /** A worker's arrays for the streaming kernels: x with folded factors, FP4 block factors, row sums. */
+    private record StreamScratch(float[] xs, float[] factors, float[] sums) {
+        StreamScratch(int k, int piece) {
+            // factors padded: the FP4 kernel loads L of them at a time
+            this(new float[k], new float[2 * (k / 32) + L], new float[piece]);
         }
     }
 
@@ -175,14 +186,8 @@ final class GemmSimd {
         return bits;
     }
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halfShuffles() {
-        VectorShuffle<Float>[] s = new VectorShuffle[Integer.numberOfTrailingZeros(L)];
-        for (int i = 0, step = L / 2; step > 0; i++, step /= 2) {
-            int by = step;
-            s[i] = VectorShuffle.fromOp(FS, lane -> (lane + by) % L);
-        }
-        return s;
+    private static VectorShuffle<Float> rotation(int by) {
+        return VectorShuffle.fromOp(FS, lane -> (lane + by) % L);
     }
 
     /**
@@ -191,10 +196,16 @@ final class GemmSimd {
      * depend on whether its kernel had been compiled yet.
      */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> half : HALVES) {
-            v = v.add(v.rearrange(half));
+        // Straight-line code on constants (L is fixed when the class loads): a loop would carry
+        // v through a phi, where C2 may box it.
+        if (L >= 16) {
+            v = v.add(v.rearrange(BY8));
         }
-        return v.lane(0);
+        if (L >= 8) {
+            v = v.add(v.rearrange(BY4));
+        }
+        v = v.add(v.rearrange(BY2));
+        return v.add(v.rearrange(BY1)).lane(0);
     }
 
     @SuppressWarnings("unchecked")
@@ -351,11 +362,11 @@ final class GemmSimd {
         return base + 16 * (within & 7) + (within >>> 3);
     }
 
-    private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact) {
+    private static void fp8Rows(GemmArgs g, int i, float[] x, float[] cs8, int n0, int n1, boolean[] exact, StreamScratch scratch) {
         int k = g.k();
         int kBlocks = k / 128;
-        float[] xs = new float[k];
-        float[] sums = new float[n1 - n0];
+        float[] xs = scratch.xs();
+        float[] sums = scratch.sums();
         int band = -1;
         boolean folded = false;
         for (int j = n0; j < n1; j++) {
@@ -407,29 +418,26 @@ final class GemmSimd {
      * the row holds a NaN code. Four accumulators cover the FMA latency.
      */
     private static boolean fp8Row(MemorySegment w, long row, float[] xs, int k, float[] sums, int at) {
-        FloatVector even0 = FloatVector.zero(FS);
-        FloatVector odd0 = even0;
-        FloatVector even1 = even0;
-        FloatVector odd1 = even0;
+        // Two accumulators and one load per step: a bigger body pushes C2 past its inlining
+        // budget (NodeCountInliningCutoff), and the reduction after the loop then runs out of
+        // line on a boxed vector, an allocation per row.
+        FloatVector even = FloatVector.zero(FS);
+        FloatVector odd = even;
         ByteVector nan = ByteVector.zero(PAIR_BYTES);
         // Nested loops (rather than one over k) keep C2 from unrolling this body 8 times, which
         // spills to the stack.
         for (int c0 = 0; c0 < k; c0 += 128) {
-            for (int c = c0; c < c0 + 128; c += 4 * L) {
-                ByteVector b0 = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c, LE);
-                ByteVector b1 = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c + 2 * L, LE);
+            for (int c = c0; c < c0 + 128; c += 2 * L) {
+                ByteVector b = ByteVector.fromMemorySegment(PAIR_BYTES, w, row + c, LE);
                 // without the sign bit the two NaN codes (0x7F, 0xFF) are 0x7F, the largest value any code gives
-                nan = nan.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F));
-                IntVector p0 = pairs(b0);
-                IntVector p1 = pairs(b1);
-                even0 = e4m3Even(p0).fma(FloatVector.fromArray(FS, xs, c), even0);
-                odd0 = e4m3Odd(p0).fma(FloatVector.fromArray(FS, xs, c + L), odd0);
-                even1 = e4m3Even(p1).fma(FloatVector.fromArray(FS, xs, c + 2 * L), even1);
-                odd1 = e4m3Odd(p1).fma(FloatVector.fromArray(FS, xs, c + 3 * L), odd1);
+                nan = nan.max(b.and((byte) 0x7F));
+                IntVector p = pairs(b);
+                even = e4m3Even(p).fma(FloatVector.fromArray(FS, xs, c), even);
+                odd = e4m3Odd(p).fma(FloatVector.fromArray(FS, xs, c + L), odd);
             }
         }
-        sums[at] = sum(even0.add(odd0).add(even1.add(odd1)));
-        return hasNan(nan);
+        sums[at] = sum(even.add(odd));
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F; // a NaN code (see nanCheck)
     }
 
     /** As {@link #fp8Row} with the block factors cs8[csAt..] applied to the decoded codes (x not folded). */
@@ -448,7 +456,7 @@ final class GemmSimd {
             }
         }
         sums[at] = sum(even0.add(odd0));
-        return hasNan(nan);
+        return nan.reduceLanes(VectorOperators.MAX) == 0x7F; // a NaN code (see nanCheck)
     }
 
     /**
@@ -459,15 +467,10 @@ final class GemmSimd {
         return acc.max(b0.and((byte) 0x7F)).max(b1.and((byte) 0x7F)).max(b2.and((byte) 0x7F)).max(b3.and((byte) 0x7F));
     }
 
-    /** True when a NaN check accumulator (max of codes without their sign) saw a NaN code. */
-    static boolean hasNan(ByteVector acc) {
-        return acc.reduceLanes(VectorOperators.MAX) == 0x7F;
-    }
-
-    private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact) {
+    private static void fp4Rows(GemmArgs g, int i, float[] x, int n0, int n1, boolean[] exact, StreamScratch scratch) {
         if (FP4_LOOKUP) {
-            float[] f = new float[g.k() / 32 + L]; // padded: the kernel loads L factors at a time
-            float[] sums = new float[n1 - n0];
+            float[] f = scratch.factors();
+            float[] sums = scratch.sums();
             for (int j = n0; j < n1; j++) {
                 exact[j] |= fp4Factors(g, j, f, 0, 0);
                 sums[j - n0] = fp4Row(g.w(), g.wRow(j), x, f, g.k());
@@ -476,7 +479,7 @@ final class GemmSimd {
             return;
         }
         int kBlocks = g.k() / 32;
-        float[] f = new float[2 * kBlocks];
+        float[] f = scratch.factors();
         float[] sums = new float[2];
         int j = n0;
         for (; j + 2 <= n1; j += 2) {
