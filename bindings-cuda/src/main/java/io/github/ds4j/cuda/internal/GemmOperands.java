@@ -31,6 +31,11 @@ public record GemmOperands(long a, long aScale, long w, long wScale, long y, int
     public static final int SCALE_BLOCK = 128;
     /** Columns per MXFP4 weight scale. */
     public static final int FP4_SCALE_BLOCK = 32;
+    /**
+     * Largest M, N or K the kernels take: their 32-bit index math reaches up to a tile (128) past
+     * the last row or column (e.g. {@code n0 + 127}), and the launch plans round up to whole tiles.
+     */
+    public static final int MAX_DIM = Integer.MAX_VALUE - 255;
 
     /**
      * Reads and checks the operands (the CUDA backend validated them already; these checks make
@@ -91,8 +96,9 @@ public record GemmOperands(long a, long aScale, long w, long wScale, long y, int
             case BF16 -> flags |= FLAG_OUT_BF16;
             default -> throw new IllegalArgumentException("y: expected F32 or BF16, got " + y.dtype());
         }
-        if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("a, w: dimensions past 2^31 - 1 are not supported, got M = " + m + ", N = " + n + ", K = " + k);
+        if (m > MAX_DIM || n > MAX_DIM || k > MAX_DIM) {
+            throw new IllegalArgumentException("a, w: expected M, N and K <= " + MAX_DIM + " (the kernels index in 32 bits), got M = "
+                    + m + ", N = " + n + ", K = " + k);
         }
         if (!y.hasRowLayout()) {
             throw new IllegalArgumentException("y: expected rows with a dense last dimension, got " + y.shape()

@@ -251,6 +251,20 @@ class GemmKernelsPlanTest {
     }
 
     @Test
+    void dimensionsWhoseTileIndicesWouldOverflowAreRejectedBeforeAnyLaunch() {
+        // Empty tensors (M = 0, K = 0) carry a huge N without memory; a tile past N must still fit in an int.
+        int n = GemmOperands.MAX_DIM + 1;
+        BlockScaled a = BlockScaled.fp8Activations(host(DType.F8_E4M3, 0, 0), host(DType.F8_E8M0, 0, 0), 128);
+        BlockScaled w = BlockScaled.fp8Weight(host(DType.F8_E4M3, n, 0), host(DType.F8_E8M0, (n + 127L) / 128, 0));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> GemmOperands.of(a, w, host(DType.F32, 0, n), false));
+        assertTrue(e.getMessage().contains("N = " + n) && e.getMessage().contains(String.valueOf(GemmOperands.MAX_DIM)), e.getMessage());
+        int ok = GemmOperands.MAX_DIM;
+        BlockScaled w2 = BlockScaled.fp8Weight(host(DType.F8_E4M3, ok, 0), host(DType.F8_E8M0, (ok + 127L) / 128, 0));
+        assertEquals(ok, GemmOperands.of(a, w2, host(DType.F32, 0, ok), false).n());
+    }
+
+    @Test
     void everyPlannedEntryPointExistsInTheCompiledKernelsWithItsBlockSize() throws IOException {
         for (String family : new String[] {"fp8_gemm", "fp4_gemm"}) {
             String ptx;
