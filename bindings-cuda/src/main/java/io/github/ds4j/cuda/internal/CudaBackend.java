@@ -285,7 +285,8 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void rope(Tensor x, Tensor y, RopeSpec rope, long startPos, boolean inverse) {
         ensureOpen();
-        RopeKernels.rope(launcher, x, y, ropeTable(rope), startPos, inverse);
+        RopeKernels.check(x, y, rope, startPos); // before the table upload
+        RopeKernels.rope(launcher, x, y, rope, ropeTable(rope), startPos, inverse);
     }
 
     @Override

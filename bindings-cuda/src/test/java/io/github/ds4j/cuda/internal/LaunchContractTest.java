@@ -63,7 +63,7 @@ class LaunchContractTest {
                     RmsNormKernels.rmsNorm(k, x, host(DType.BF16, 32), 1e-6f, y);
                     SoftmaxKernels.softmax(k, x, y);
                     SwigluKernels.swiglu(k, x, x, 10f, y);
-                    RopeKernels.rope(k, x, y, 0x1000, 7, in == DType.BF16);
+                    RopeKernels.rope(k, x, y, RopeSpec.plain(32, 10000), 0x1000, 7, in == DType.BF16);
                     HadamardKernels.hadamard(k, x, y, 0);
                     LinearKernels.linear(k, x, host(in, 5, 32), host(out, 3, 5));
                 }
@@ -153,7 +153,12 @@ class LaunchContractTest {
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp8Simulate(k, x, y, 0));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
                 host(DType.BF16, 4, 1), 96));
-        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 5), host(DType.F32, 2, 3, 5), 1, 0, false));
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 6), host(DType.F32, 2, 3, 6),
+                RopeSpec.plain(4, 10000), 1, 0, false)); // 3 pairs over a table of 2
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 4), host(DType.F32, 2, 2, 4),
+                RopeSpec.plain(4, 10000), 1, 0, false));
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 4), host(DType.F32, 2, 4),
+                RopeSpec.plain(4, 10000), 1, -1, false));
         assertThrows(IllegalArgumentException.class, () -> ConvertKernels.convert(k, host(DType.I32, 2, 2), host(DType.F32, 2, 2)));
         assertThrows(IllegalArgumentException.class, () -> HadamardKernels.hadamard(k, virtual(DType.F32, 2, 1 << 17),
                 virtual(DType.F32, 2, 1 << 17), 0));
@@ -189,7 +194,7 @@ class LaunchContractTest {
     void ropeLaunchGetsTheFrequencyTableAndPositions() {
         RecordingLauncher k = new RecordingLauncher();
         Tensor x = host(DType.F32, 6, 4, 64);
-        RopeKernels.rope(k, x, x, 0xABC0, 123, true);
+        RopeKernels.rope(k, x, x, RopeSpec.plain(64, 10000), 0xABC0, 123, true);
         List<KernelArgs.Arg> a = k.launches.get(0).args();
         assertEquals(new KernelArgs.I64(24), a.get(6)); // rows
         assertEquals(new KernelArgs.I32(32), a.get(7)); // pairs
@@ -198,5 +203,16 @@ class LaunchContractTest {
         assertEquals(new KernelArgs.Ptr(0xABC0), a.get(10));
         assertEquals(new KernelArgs.I32(1), a.get(11));
         assertEquals(RopeSpec.plain(64, 10000).frequencies().length, 32);
+    }
+
+    @Test
+    void ropeOfOneVectorHasOneRowPerPositionLikeTheCpu() {
+        // x [R]: the CPU reference treats it as one row at startPos; rows / dim(0) would be 1 / R = 0
+        RecordingLauncher k = new RecordingLauncher();
+        Tensor x = host(DType.F32, 64);
+        RopeKernels.rope(k, x, x, RopeSpec.plain(64, 10000), 0xABC0, 5, false);
+        List<KernelArgs.Arg> a = k.launches.get(0).args();
+        assertEquals(new KernelArgs.I64(1), a.get(6)); // rows
+        assertEquals(new KernelArgs.I64(1), a.get(8)); // rows per position
     }
 }
