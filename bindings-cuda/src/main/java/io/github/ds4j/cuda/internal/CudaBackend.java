@@ -292,6 +292,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void hadamard(Tensor x, Tensor y) {
         ensureOpen();
+        HadamardKernels.check(x, y); // before the scratch allocation
         HadamardKernels.hadamard(launcher, x, y, scratch(HadamardKernels.scratchBytes(launcher, x)));
     }
 
@@ -310,6 +311,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void topK(Tensor x, int k, Tensor values, Tensor indices) {
         ensureOpen();
+        TopKKernels.check(x, k, values, indices); // before sizing and allocating the scratch (k * blocks)
         TopKKernels.topK(launcher, x, k, values, indices, scratch(TopKKernels.scratchBytes(launcher, x, k)));
     }
 

@@ -149,6 +149,10 @@ class LaunchContractTest {
         assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 97, host(DType.F32, 4, 97), host(DType.I32, 4, 97), 0));
         assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, virtual(DType.F32, 2, 9000), 5000,
                 virtual(DType.F32, 2, 5000), virtual(DType.I32, 2, 5000), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.BF16, 4, 6), host(DType.I32, 4, 6), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.F32, 4, 6), host(DType.I32, 4, 5), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.F32, 3, 6), host(DType.I32, 3, 6), 0));
+        assertThrows(IllegalArgumentException.class, () -> HadamardKernels.hadamard(k, host(DType.F32, 4, 64), host(DType.F32, 4, 32), 0));
         assertThrows(IllegalArgumentException.class, () -> LinearKernels.linear(k, x, host(DType.F32, 8, 95), host(DType.F32, 4, 8)));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp8Simulate(k, x, y, 0));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
@@ -163,6 +167,18 @@ class LaunchContractTest {
         assertThrows(IllegalArgumentException.class, () -> HadamardKernels.hadamard(k, virtual(DType.F32, 2, 1 << 17),
                 virtual(DType.F32, 2, 1 << 17), 0));
         assertTrue(k.launches.isEmpty(), "launched despite bad arguments: " + k.launches);
+    }
+
+    @Test
+    void topKAndHadamardChecksComeBeforeTheScratchIsSized() {
+        // CudaBackend sizes and allocates scratch from k and d: a bad k must fail as an argument
+        // error first, not as an allocation of k * blocks * 8 bytes
+        Tensor x = virtual(DType.F32, 2, 9000);
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.check(x, 1 << 30, virtual(DType.F32, 2, 1 << 30),
+                virtual(DType.I32, 2, 1 << 30)));
+        assertThrows(IllegalArgumentException.class, () -> HadamardKernels.check(virtual(DType.F32, 2, 9000), x));
+        TopKKernels.check(x, 5000, virtual(DType.F32, 2, 5000), virtual(DType.I32, 2, 5000));
+        HadamardKernels.check(virtual(DType.F32, 2, 8192), virtual(DType.BF16, 2, 8192));
     }
 
     @Test
