@@ -157,6 +157,26 @@ class LaunchContractTest {
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp8Simulate(k, x, y, 0));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
                 host(DType.BF16, 4, 1), 96));
+        // outputs and second operands smaller than x: the kernels size everything by x
+        Tensor narrow = host(DType.F32, 4, 64);
+        Tensor fewRows = host(DType.F32, 3, 96);
+        assertThrows(IllegalArgumentException.class, () -> ConvertKernels.convert(k, x, narrow));
+        assertThrows(IllegalArgumentException.class, () -> SoftmaxKernels.softmax(k, x, fewRows));
+        assertThrows(IllegalArgumentException.class, () -> SwigluKernels.swiglu(k, x, narrow, 10f, y));
+        assertThrows(IllegalArgumentException.class, () -> SwigluKernels.swiglu(k, x, x, 10f, fewRows));
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, null, 1e-6f, narrow));
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, host(DType.F32, 95), 1e-6f, y));
+        // a column of a matrix: 96 elements, stride 2 (the kernel reads weight[c])
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, host(DType.F32, 96, 2).select(1, 0),
+                1e-6f, y));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp4Simulate(k, x, narrow, 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.BF16, 4, 96),
+                host(DType.F32, 4, 3), 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
+                host(DType.F32, 4, 2), 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 64),
+                host(DType.F32, 4, 3), 32));
+        assertThrows(IllegalArgumentException.class, () -> LinearKernels.linear(k, x, host(DType.F32, 8, 96), host(DType.F32, 4, 7)));
         assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 6), host(DType.F32, 2, 3, 6),
                 RopeSpec.plain(4, 10000), 1, 0, false)); // 3 pairs over a table of 2
         assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 4), host(DType.F32, 2, 2, 4),
