@@ -99,6 +99,53 @@ class LaunchContractTest {
         assertTrue(declared.isEmpty(), "entry points no launcher calls: " + declared);
     }
 
+    /** Kernels whose thread-to-tile map needs exactly their __launch_bounds__ threads. */
+    private static final Set<String> EXACT_BLOCK = Set.of("ds4j_linear_fma", "ds4j_linear_bf16_mma");
+
+    @Test
+    void tileKernelsGetExactlyTheBlockTheirThreadMapAssumes() {
+        Map<String, KernelSignatures.Signature> sigs = signatures();
+        RecordingLauncher k = new RecordingLauncher();
+        launchEveryOp(k);
+        Set<String> seen = new HashSet<>();
+        for (RecordingLauncher.Launch l : k.launches) {
+            if (EXACT_BLOCK.contains(l.kernel())) {
+                assertEquals(sigs.get(l.kernel()).launchBounds(), l.block().x() * l.block().y() * l.block().z(), l.kernel());
+                seen.add(l.kernel());
+            }
+        }
+        assertEquals(EXACT_BLOCK, seen);
+    }
+
+    @Test
+    void javaLaunchConstantsMirrorTheKernelSources() {
+        // block sizes, tiles and the top-k candidate limit are compiled into the kernels: a Java
+        // copy that drifts launches wrong grids or sizes scratch for the wrong candidate count
+        Object[][] mirrored = {
+            {"quant", "QUANT_THREADS", QuantKernels.QUANT_THREADS},
+            {"convert", "ROW_THREADS", ConvertKernels.ROW_THREADS},
+            {"rmsnorm", "ROW_THREADS", RmsNormKernels.ROW_THREADS},
+            {"softmax", "ROW_THREADS", SoftmaxKernels.ROW_THREADS},
+            {"swiglu", "ROW_THREADS", SwigluKernels.ROW_THREADS},
+            {"rope", "ROW_THREADS", RopeKernels.ROW_THREADS},
+            {"hadamard", "ROW_MAX_THREADS", HadamardKernels.ROW_MAX_THREADS},
+            {"hadamard", "FLAT_THREADS", HadamardKernels.FLAT_THREADS},
+            {"topk", "TOPK_THREADS", TopKKernels.TOPK_THREADS},
+            {"topk", "SMEM_CANDIDATES", TopKKernels.SMEM_CANDIDATES},
+            {"linear", "FMA_BM", LinearKernels.FMA_BM},
+            {"linear", "FMA_BN", LinearKernels.FMA_BN},
+            {"linear", "FMA_THREADS", LinearKernels.FMA_THREADS},
+            {"linear", "MMA_BM", LinearKernels.MMA_BM},
+            {"linear", "MMA_BN", LinearKernels.MMA_BN},
+            {"linear", "MMA_THREADS", LinearKernels.MMA_THREADS},
+        };
+        for (Object[] m : mirrored) {
+            Integer c = KernelSignatures.constants((String) m[0]).get((String) m[1]);
+            assertNotNull(c, m[0] + ".cu has no constexpr int " + m[1]);
+            assertEquals(c, (Integer) m[2], m[0] + ".cu " + m[1] + " vs the Java launcher's copy");
+        }
+    }
+
     @Test
     void gridsStayWithinCudaLimitsForHugeShapes() {
         RecordingLauncher k = new RecordingLauncher();
