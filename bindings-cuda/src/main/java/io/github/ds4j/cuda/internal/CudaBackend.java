@@ -285,12 +285,14 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void rope(Tensor x, Tensor y, RopeSpec rope, long startPos, boolean inverse) {
         ensureOpen();
-        RopeKernels.rope(launcher, x, y, ropeTable(rope), startPos, inverse);
+        RopeKernels.check(x, y, rope, startPos); // before the table upload
+        RopeKernels.rope(launcher, x, y, rope, ropeTable(rope), startPos, inverse);
     }
 
     @Override
     public synchronized void hadamard(Tensor x, Tensor y) {
         ensureOpen();
+        HadamardKernels.check(x, y); // before the scratch allocation
         HadamardKernels.hadamard(launcher, x, y, scratch(HadamardKernels.scratchBytes(launcher, x)));
     }
 
@@ -309,6 +311,7 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized void topK(Tensor x, int k, Tensor values, Tensor indices) {
         ensureOpen();
+        TopKKernels.check(x, k, values, indices); // before sizing and allocating the scratch (k * blocks)
         TopKKernels.topK(launcher, x, k, values, indices, scratch(TopKKernels.scratchBytes(launcher, x, k)));
     }
 

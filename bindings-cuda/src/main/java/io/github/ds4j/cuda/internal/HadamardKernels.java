@@ -20,6 +20,20 @@ public final class HadamardKernels {
         return (float) (1.0 / Math.sqrt(d));
     }
 
+    /**
+     * Rejects what the kernels cannot take: a last dimension that is not a power of two, an
+     * output of another shape. Runs before the scratch is sized or allocated.
+     */
+    public static void check(Tensor x, Tensor y) {
+        Rows a = Rows.real(x);
+        Rows b = Rows.real(y);
+        int d = a.cols();
+        if (d < 1 || Integer.bitCount(d) != 1) {
+            throw new IllegalArgumentException("x: the last dimension must be a power of two, got " + x.shape());
+        }
+        Rows.requireSameRows("y", b, a, y, x);
+    }
+
     /** Bytes of f32 scratch the transform needs: 0 when a row fits in shared memory. */
     public static long scratchBytes(KernelLauncher k, Tensor x) {
         int d = Math.toIntExact(x.shape().last());
@@ -35,12 +49,10 @@ public final class HadamardKernels {
      * {@code scratch} is the device address of {@link #scratchBytes} bytes (unused when 0).
      */
     public static void hadamard(KernelLauncher k, Tensor x, Tensor y, long scratch) {
+        check(x, y);
         Rows a = Rows.real(x);
         Rows b = Rows.real(y);
         int d = a.cols();
-        if (d < 1 || Integer.bitCount(d) != 1) {
-            throw new IllegalArgumentException("x: the last dimension must be a power of two, got " + x.shape());
-        }
         if (a.rows() == 0) {
             return;
         }

@@ -33,6 +33,7 @@ public final class LinearKernels {
         }
         long m = a.rows();
         long n = b.rows();
+        Rows.requireShape("y", y, m, n);
         if (m == 0 || n == 0) {
             return;
         }

@@ -18,12 +18,17 @@ public final class QuantKernels {
         Rows a = Rows.real(x);
         Rows codes = Rows.raw(q);
         Rows s = Rows.raw(scales);
-        if (a.isEmpty()) {
-            return;
-        }
         boolean e8m0 = scales.dtype() == DType.F8_E8M0;
         if (!e8m0 && scales.dtype() != DType.F32) {
             throw new IllegalArgumentException("scales: expected F8_E8M0 or F32, got " + scales.dtype());
+        }
+        if (q.dtype() != DType.F8_E4M3) {
+            throw new IllegalArgumentException("q: expected F8_E4M3, got " + q.dtype());
+        }
+        Rows.requireShape("q", q, a.rows(), a.cols());
+        Rows.requireShape("scales", scales, a.rows(), Grids.ceilDiv(a.cols(), block));
+        if (a.isEmpty()) {
+            return;
         }
         long groups = a.rows() * Grids.ceilDiv(a.cols(), block);
         KernelArgs args = a.pass(new KernelArgs())
@@ -47,6 +52,7 @@ public final class QuantKernels {
         checkBlock(block);
         Rows a = Rows.real(x);
         Rows b = Rows.real(y);
+        Rows.requireSameRows("y", b, a, y, x);
         if (a.isEmpty()) {
             return;
         }

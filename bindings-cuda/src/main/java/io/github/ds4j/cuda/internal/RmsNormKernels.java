@@ -15,6 +15,15 @@ public final class RmsNormKernels {
     public static void rmsNorm(KernelLauncher k, Tensor x, Tensor weight, float eps, Tensor y) {
         Rows a = Rows.real(x);
         Rows b = Rows.real(y);
+        Rows.requireSameRows("y", b, a, y, x);
+        if (weight != null) {
+            // the kernel reads weight[c] for c < cols: one dense vector
+            if (weight.numel() != a.cols() || !weight.isContiguous()) {
+                throw new IllegalArgumentException("weight: expected a contiguous [" + a.cols() + "], got " + weight.shape()
+                        + " with strides " + java.util.Arrays.toString(weight.strides()));
+            }
+            DTypeCodes.real(weight.dtype());
+        }
         if (a.isEmpty()) {
             return;
         }

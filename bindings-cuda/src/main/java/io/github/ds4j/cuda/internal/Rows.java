@@ -29,6 +29,26 @@ public record Rows(long address, int dtype, long rows, int cols, long stride) {
         return args.ptr(address).i32(dtype).i64(stride);
     }
 
+    /**
+     * Throws unless tensor {@code t} (argument {@code name}) reads as {@code rows} rows of
+     * {@code cols} columns: the kernels size every operand by one of them, so a smaller one would
+     * be written or read past its end.
+     */
+    public static void requireShape(String name, Tensor t, long rows, long cols) {
+        if (t.shape().rows() != rows || t.shape().last() != cols) {
+            throw new IllegalArgumentException(name + ": expected " + rows + " rows of " + cols + " columns, got "
+                    + t.dtype() + " " + t.shape());
+        }
+    }
+
+    /** Throws unless {@code got} (argument {@code name}) has the rows and columns of {@code like}. */
+    public static void requireSameRows(String name, Rows got, Rows like, Tensor gotTensor, Tensor likeTensor) {
+        if (got.rows() != like.rows() || got.cols() != like.cols()) {
+            throw new IllegalArgumentException(name + ": expected the shape of " + likeTensor.shape() + " as rows ("
+                    + like.rows() + " x " + like.cols() + "), got " + gotTensor.shape());
+        }
+    }
+
     public boolean isEmpty() {
         return rows == 0 || cols == 0;
     }

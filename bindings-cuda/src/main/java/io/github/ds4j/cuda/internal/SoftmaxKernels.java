@@ -15,6 +15,7 @@ public final class SoftmaxKernels {
     public static void softmax(KernelLauncher k, Tensor x, Tensor y) {
         Rows a = Rows.real(x);
         Rows b = Rows.real(y);
+        Rows.requireSameRows("y", b, a, y, x);
         if (a.isEmpty()) {
             return;
         }

@@ -16,6 +16,8 @@ public final class SwigluKernels {
         Rows g = Rows.real(gate);
         Rows u = Rows.real(up);
         Rows b = Rows.real(y);
+        Rows.requireSameRows("up", u, g, up, gate);
+        Rows.requireSameRows("y", b, g, y, gate);
         if (g.isEmpty()) {
             return;
         }

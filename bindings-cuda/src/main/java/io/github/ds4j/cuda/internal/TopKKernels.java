@@ -1,5 +1,6 @@
 package io.github.ds4j.cuda.internal;
 
+import io.github.ds4j.DType;
 import io.github.ds4j.Tensor;
 
 /** Launcher of kernels/cuda/topk.cu. */
@@ -20,6 +21,26 @@ public final class TopKKernels {
         return Grids.blockPerItem(k, rows, topK <= SMEM_CANDIDATES ? BLOCKS_PER_SM_ON_CHIP : BLOCKS_PER_SM_SCRATCH);
     }
 
+    /**
+     * Rejects what the kernel cannot take: k outside 1..cols (the radix select needs k elements),
+     * outputs that are not F32 values and I32 indices of [rows, k]. Runs before the scratch is
+     * sized or allocated.
+     */
+    public static void check(Tensor x, int topK, Tensor values, Tensor indices) {
+        Rows a = Rows.real(x);
+        if (topK < 1 || topK > a.cols()) {
+            throw new IllegalArgumentException("k: expected 1.." + a.cols() + ", got " + topK);
+        }
+        if (values.dtype() != DType.F32) {
+            throw new IllegalArgumentException("values: expected F32, got " + values.dtype());
+        }
+        if (indices.dtype() != DType.I32) {
+            throw new IllegalArgumentException("indices: expected I32, got " + indices.dtype());
+        }
+        Rows.requireShape("values", values, a.rows(), topK);
+        Rows.requireShape("indices", indices, a.rows(), topK);
+    }
+
     /** Bytes of device scratch for k candidates (key and index) per block; 0 when they fit on chip. */
     public static long scratchBytes(KernelLauncher k, Tensor x, int topK) {
         if (topK <= SMEM_CANDIDATES) {
@@ -33,10 +54,8 @@ public final class TopKKernels {
      * last: values F32 and indices I32 [rows, topK]. {@code scratch}: {@link #scratchBytes} bytes.
      */
     public static void topK(KernelLauncher k, Tensor x, int topK, Tensor values, Tensor indices, long scratch) {
+        check(x, topK, values, indices);
         Rows a = Rows.real(x);
-        if (topK < 1 || topK > a.cols()) {
-            throw new IllegalArgumentException("k: expected 1.." + a.cols() + ", got " + topK);
-        }
         if (a.rows() == 0) {
             return;
         }

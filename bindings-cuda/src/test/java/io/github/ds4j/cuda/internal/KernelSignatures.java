@@ -44,6 +44,23 @@ final class KernelSignatures {
                 + "; set -Dds4j.kernels.dir");
     }
 
+    /** The {@code constexpr int} constants of the family's .cu file, by name. */
+    static Map<String, Integer> constants(String family) {
+        Path file = kernelDir().resolve(family + ".cu");
+        String src;
+        try {
+            src = Files.readString(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Map<String, Integer> constants = new LinkedHashMap<>();
+        Matcher c = CONSTANT.matcher(src);
+        while (c.find()) {
+            constants.put(c.group(1), Integer.parseInt(c.group(2)));
+        }
+        return constants;
+    }
+
     /** Every entry point of the family's .cu file, by name. */
     static Map<String, Signature> of(String family) {
         Path file = kernelDir().resolve(family + ".cu");

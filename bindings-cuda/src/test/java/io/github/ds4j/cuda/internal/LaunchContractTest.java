@@ -63,7 +63,7 @@ class LaunchContractTest {
                     RmsNormKernels.rmsNorm(k, x, host(DType.BF16, 32), 1e-6f, y);
                     SoftmaxKernels.softmax(k, x, y);
                     SwigluKernels.swiglu(k, x, x, 10f, y);
-                    RopeKernels.rope(k, x, y, 0x1000, 7, in == DType.BF16);
+                    RopeKernels.rope(k, x, y, RopeSpec.plain(32, 10000), 0x1000, 7, in == DType.BF16);
                     HadamardKernels.hadamard(k, x, y, 0);
                     LinearKernels.linear(k, x, host(in, 5, 32), host(out, 3, 5));
                 }
@@ -97,6 +97,53 @@ class LaunchContractTest {
         Set<String> declared = new HashSet<>(sigs.keySet());
         declared.removeAll(launched);
         assertTrue(declared.isEmpty(), "entry points no launcher calls: " + declared);
+    }
+
+    /** Kernels whose thread-to-tile map needs exactly their __launch_bounds__ threads. */
+    private static final Set<String> EXACT_BLOCK = Set.of("ds4j_linear_fma", "ds4j_linear_bf16_mma");
+
+    @Test
+    void tileKernelsGetExactlyTheBlockTheirThreadMapAssumes() {
+        Map<String, KernelSignatures.Signature> sigs = signatures();
+        RecordingLauncher k = new RecordingLauncher();
+        launchEveryOp(k);
+        Set<String> seen = new HashSet<>();
+        for (RecordingLauncher.Launch l : k.launches) {
+            if (EXACT_BLOCK.contains(l.kernel())) {
+                assertEquals(sigs.get(l.kernel()).launchBounds(), l.block().x() * l.block().y() * l.block().z(), l.kernel());
+                seen.add(l.kernel());
+            }
+        }
+        assertEquals(EXACT_BLOCK, seen);
+    }
+
+    @Test
+    void javaLaunchConstantsMirrorTheKernelSources() {
+        // block sizes, tiles and the top-k candidate limit are compiled into the kernels: a Java
+        // copy that drifts launches wrong grids or sizes scratch for the wrong candidate count
+        Object[][] mirrored = {
+            {"quant", "QUANT_THREADS", QuantKernels.QUANT_THREADS},
+            {"convert", "ROW_THREADS", ConvertKernels.ROW_THREADS},
+            {"rmsnorm", "ROW_THREADS", RmsNormKernels.ROW_THREADS},
+            {"softmax", "ROW_THREADS", SoftmaxKernels.ROW_THREADS},
+            {"swiglu", "ROW_THREADS", SwigluKernels.ROW_THREADS},
+            {"rope", "ROW_THREADS", RopeKernels.ROW_THREADS},
+            {"hadamard", "ROW_MAX_THREADS", HadamardKernels.ROW_MAX_THREADS},
+            {"hadamard", "FLAT_THREADS", HadamardKernels.FLAT_THREADS},
+            {"topk", "TOPK_THREADS", TopKKernels.TOPK_THREADS},
+            {"topk", "SMEM_CANDIDATES", TopKKernels.SMEM_CANDIDATES},
+            {"linear", "FMA_BM", LinearKernels.FMA_BM},
+            {"linear", "FMA_BN", LinearKernels.FMA_BN},
+            {"linear", "FMA_THREADS", LinearKernels.FMA_THREADS},
+            {"linear", "MMA_BM", LinearKernels.MMA_BM},
+            {"linear", "MMA_BN", LinearKernels.MMA_BN},
+            {"linear", "MMA_THREADS", LinearKernels.MMA_THREADS},
+        };
+        for (Object[] m : mirrored) {
+            Integer c = KernelSignatures.constants((String) m[0]).get((String) m[1]);
+            assertNotNull(c, m[0] + ".cu has no constexpr int " + m[1]);
+            assertEquals(c, (Integer) m[2], m[0] + ".cu " + m[1] + " vs the Java launcher's copy");
+        }
     }
 
     @Test
@@ -149,15 +196,56 @@ class LaunchContractTest {
         assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 97, host(DType.F32, 4, 97), host(DType.I32, 4, 97), 0));
         assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, virtual(DType.F32, 2, 9000), 5000,
                 virtual(DType.F32, 2, 5000), virtual(DType.I32, 2, 5000), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.BF16, 4, 6), host(DType.I32, 4, 6), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.F32, 4, 6), host(DType.I32, 4, 5), 0));
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.topK(k, x, 6, host(DType.F32, 3, 6), host(DType.I32, 3, 6), 0));
+        assertThrows(IllegalArgumentException.class, () -> HadamardKernels.hadamard(k, host(DType.F32, 4, 64), host(DType.F32, 4, 32), 0));
         assertThrows(IllegalArgumentException.class, () -> LinearKernels.linear(k, x, host(DType.F32, 8, 95), host(DType.F32, 4, 8)));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp8Simulate(k, x, y, 0));
         assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
                 host(DType.BF16, 4, 1), 96));
-        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 5), host(DType.F32, 2, 3, 5), 1, 0, false));
+        // outputs and second operands smaller than x: the kernels size everything by x
+        Tensor narrow = host(DType.F32, 4, 64);
+        Tensor fewRows = host(DType.F32, 3, 96);
+        assertThrows(IllegalArgumentException.class, () -> ConvertKernels.convert(k, x, narrow));
+        assertThrows(IllegalArgumentException.class, () -> SoftmaxKernels.softmax(k, x, fewRows));
+        assertThrows(IllegalArgumentException.class, () -> SwigluKernels.swiglu(k, x, narrow, 10f, y));
+        assertThrows(IllegalArgumentException.class, () -> SwigluKernels.swiglu(k, x, x, 10f, fewRows));
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, null, 1e-6f, narrow));
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, host(DType.F32, 95), 1e-6f, y));
+        // a column of a matrix: 96 elements, stride 2 (the kernel reads weight[c])
+        assertThrows(IllegalArgumentException.class, () -> RmsNormKernels.rmsNorm(k, x, host(DType.F32, 96, 2).select(1, 0),
+                1e-6f, y));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.fp4Simulate(k, x, narrow, 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.BF16, 4, 96),
+                host(DType.F32, 4, 3), 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 96),
+                host(DType.F32, 4, 2), 32));
+        assertThrows(IllegalArgumentException.class, () -> QuantKernels.quantizeActivations(k, x, host(DType.F8_E4M3, 4, 64),
+                host(DType.F32, 4, 3), 32));
+        assertThrows(IllegalArgumentException.class, () -> LinearKernels.linear(k, x, host(DType.F32, 8, 96), host(DType.F32, 4, 7)));
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 6), host(DType.F32, 2, 3, 6),
+                RopeSpec.plain(4, 10000), 1, 0, false)); // 3 pairs over a table of 2
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 3, 4), host(DType.F32, 2, 2, 4),
+                RopeSpec.plain(4, 10000), 1, 0, false));
+        assertThrows(IllegalArgumentException.class, () -> RopeKernels.rope(k, host(DType.F32, 2, 4), host(DType.F32, 2, 4),
+                RopeSpec.plain(4, 10000), 1, -1, false));
         assertThrows(IllegalArgumentException.class, () -> ConvertKernels.convert(k, host(DType.I32, 2, 2), host(DType.F32, 2, 2)));
         assertThrows(IllegalArgumentException.class, () -> HadamardKernels.hadamard(k, virtual(DType.F32, 2, 1 << 17),
                 virtual(DType.F32, 2, 1 << 17), 0));
         assertTrue(k.launches.isEmpty(), "launched despite bad arguments: " + k.launches);
+    }
+
+    @Test
+    void topKAndHadamardChecksComeBeforeTheScratchIsSized() {
+        // CudaBackend sizes and allocates scratch from k and d: a bad k must fail as an argument
+        // error first, not as an allocation of k * blocks * 8 bytes
+        Tensor x = virtual(DType.F32, 2, 9000);
+        assertThrows(IllegalArgumentException.class, () -> TopKKernels.check(x, 1 << 30, virtual(DType.F32, 2, 1 << 30),
+                virtual(DType.I32, 2, 1 << 30)));
+        assertThrows(IllegalArgumentException.class, () -> HadamardKernels.check(virtual(DType.F32, 2, 9000), x));
+        TopKKernels.check(x, 5000, virtual(DType.F32, 2, 5000), virtual(DType.I32, 2, 5000));
+        HadamardKernels.check(virtual(DType.F32, 2, 8192), virtual(DType.BF16, 2, 8192));
     }
 
     @Test
@@ -189,7 +277,7 @@ class LaunchContractTest {
     void ropeLaunchGetsTheFrequencyTableAndPositions() {
         RecordingLauncher k = new RecordingLauncher();
         Tensor x = host(DType.F32, 6, 4, 64);
-        RopeKernels.rope(k, x, x, 0xABC0, 123, true);
+        RopeKernels.rope(k, x, x, RopeSpec.plain(64, 10000), 0xABC0, 123, true);
         List<KernelArgs.Arg> a = k.launches.get(0).args();
         assertEquals(new KernelArgs.I64(24), a.get(6)); // rows
         assertEquals(new KernelArgs.I32(32), a.get(7)); // pairs
@@ -198,5 +286,16 @@ class LaunchContractTest {
         assertEquals(new KernelArgs.Ptr(0xABC0), a.get(10));
         assertEquals(new KernelArgs.I32(1), a.get(11));
         assertEquals(RopeSpec.plain(64, 10000).frequencies().length, 32);
+    }
+
+    @Test
+    void ropeOfOneVectorHasOneRowPerPositionLikeTheCpu() {
+        // x [R]: the CPU reference treats it as one row at startPos; rows / dim(0) would be 1 / R = 0
+        RecordingLauncher k = new RecordingLauncher();
+        Tensor x = host(DType.F32, 64);
+        RopeKernels.rope(k, x, x, RopeSpec.plain(64, 10000), 0xABC0, 5, false);
+        List<KernelArgs.Arg> a = k.launches.get(0).args();
+        assertEquals(new KernelArgs.I64(1), a.get(6)); // rows
+        assertEquals(new KernelArgs.I64(1), a.get(8)); // rows per position
     }
 }
