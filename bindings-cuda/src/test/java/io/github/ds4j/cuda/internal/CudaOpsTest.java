@@ -223,6 +223,53 @@ class CudaOpsTest extends GpuTestBase {
     }
 
     @Test
+    void softmaxOfAnAllMinusInfinityRowIsNanAsOnTheCpu() {
+        // The output starts at zero (not the NaN poison) so that an unwritten row would show.
+        for (DType in : REAL) {
+            int cols = 1 + rng.nextInt(700);
+            float[] v = gaussianRows(3, cols, 0);
+            java.util.Arrays.fill(v, cols, 2 * cols, Float.NEGATIVE_INFINITY);
+            In x = input(v, in, 3, cols, 0);
+            Tensor y = upload(hostOf(new float[3 * cols], DType.F32, 3, cols));
+            gpu.softmax(x.device(), y);
+            Tensor ref = cpuOut(DType.F32, 3, cols);
+            cpu.softmax(x.host(), ref);
+            float[] got;
+            try (Tensor back = y.toHost()) {
+                got = back.toFloatArray();
+            }
+            float[] want = ref.toFloatArray();
+            for (int c = 0; c < cols; c++) {
+                org.junit.jupiter.api.Assertions.assertTrue(Float.isNaN(want[cols + c]), "CPU softmax of an all -inf row");
+                org.junit.jupiter.api.Assertions.assertTrue(Float.isNaN(got[cols + c]),
+                        "softmax " + in + " all -inf row, column " + c + ": " + got[cols + c]);
+            }
+            assertClose(want, got, F32_TOLERANCE, "softmax " + in + " rows around an all -inf row");
+        }
+    }
+
+    @Test
+    void ropeOfOneVectorMatchesCpu() {
+        // A rank-1 x is one row at position start.
+        RopeSpec spec = new RopeSpec(64, 160000, new RopeSpec.Yarn(16, 65536, 32, 1));
+        for (DType in : REAL) {
+            for (boolean inverse : new boolean[] {false, true}) {
+                long start = rng.nextInt(1 << 20);
+                Tensor host = hostOf(gaussianRows(1, 64, 2), in, 64);
+                Tensor dev = upload(host);
+                Tensor y = upload(hostOf(new float[64], in, 64));
+                gpu.rope(dev, y, spec, start, inverse);
+                Tensor ref = cpuOut(in, 64);
+                cpu.rope(host, ref, spec, start, inverse);
+                try (Tensor back = y.toHost()) {
+                    assertClose(ref.toFloatArray(), back.toFloatArray(), tolerance(in),
+                            "rope of one vector " + in + " start " + start + (inverse ? " inverse" : ""));
+                }
+            }
+        }
+    }
+
+    @Test
     void swigluMatchesCpuWithAndWithoutClamp() {
         for (DType in : REAL) {
             for (DType out : REAL) {
