@@ -17,7 +17,7 @@ if [ ${#sources[@]} -eq 0 ]; then
     echo "[ds4j] no CUDA kernels to compile"
     exit 0
 fi
-flags=(-std=c++17 -O3 -I "$root/kernels/cuda/include" --expt-relaxed-constexpr -lineinfo)
+flags=(-std=c++17 -O3 -I "$root/kernels/cuda/include" -lineinfo)
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 

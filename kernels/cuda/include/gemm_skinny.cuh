@@ -51,7 +51,7 @@ constexpr int RED_PITCH = ROWS + 1;  // floats per row of the reduction buffer; 
 // GemmKernels picks, near what the HBM latency-bandwidth product asks of each multiprocessor; at
 // larger M the math per block covers more latency and the registers go to the accumulators.
 template <int MT>
-constexpr int prefetch_blocks() {
+__host__ __device__ constexpr int prefetch_blocks() {
     return MT <= 2 ? 2 : 1;
 }
 
