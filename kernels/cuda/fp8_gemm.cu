@@ -159,19 +159,7 @@ __device__ __forceinline__ void gemm(const uint8_t* __restrict__ a, const void* 
         }
     }
 
-    const bool bf16 = flags & FLAG_OUT_BF16;
-#pragma unroll
-    for (int j = 0; j < 16; j++) {
-        const int n = n0 + 8 * j + 2 * t;
-        if (r0 < M) {
-            if (n < N) store_out(y, static_cast<size_t>(r0) * y_stride + n, acc[4 * j + 0], bf16);
-            if (n + 1 < N) store_out(y, static_cast<size_t>(r0) * y_stride + n + 1, acc[4 * j + 1], bf16);
-        }
-        if (r1 < M) {
-            if (n < N) store_out(y, static_cast<size_t>(r1) * y_stride + n, acc[4 * j + 2], bf16);
-            if (n + 1 < N) store_out(y, static_cast<size_t>(r1) * y_stride + n + 1, acc[4 * j + 3], bf16);
-        }
-    }
+    store_wgmma_tile(y, y_stride, M, N, r0, r1, n0, t, acc, flags & FLAG_OUT_BF16);
 #else
     __trap();  // sm_90a only; GemmKernels never launches it elsewhere
 #endif
@@ -181,41 +169,8 @@ __device__ __forceinline__ void gemm(const uint8_t* __restrict__ a, const void* 
 }  // namespace gemm
 }  // namespace ds4j
 
-#define DS4J_GEMM_PARAMS                                                                                    \
-    const uint8_t *__restrict__ a, const void *__restrict__ a_scale, const uint8_t *__restrict__ w,        \
-        const void *__restrict__ w_scale, void *__restrict__ y, int M, int N, int K, long long y_stride, \
-        int flags
-#define DS4J_GEMM_ARGS a, a_scale, w, w_scale, y, M, N, K, y_stride, flags
-
-extern "C" __global__ void __launch_bounds__(256) ds4j_fp8_gemm_simple(DS4J_GEMM_PARAMS) {
-    ds4j::gemm::simple::gemm<false>(DS4J_GEMM_ARGS);
-}
-
-extern "C" __global__ void __launch_bounds__(ds4j::gemm::mma80::THREADS, 1) ds4j_fp8_gemm_mma80(DS4J_GEMM_PARAMS) {
-    ds4j::gemm::mma80::gemm<false>(DS4J_GEMM_ARGS);
-}
-
-extern "C" __global__ void __launch_bounds__(ds4j::gemm::wgmma_fp8::THREADS, 1) ds4j_fp8_gemm_wgmma(DS4J_GEMM_PARAMS) {
-    ds4j::gemm::wgmma_fp8::gemm(DS4J_GEMM_ARGS);
-}
-
-#ifdef DS4J_GEMM_SKINNY
-#define DS4J_SKINNY_BODY(mt, cs) ds4j::gemm::skinny::gemm<mt, cs, false>(DS4J_GEMM_ARGS);
-#else
-#define DS4J_SKINNY_BODY(mt, cs) __trap();
-#endif
-#define DS4J_SKINNY_ENTRY(rows, mt, cs, cluster)                                                              \
-    extern "C" __global__ void cluster __launch_bounds__(ds4j::gemm::skinny::THREADS)                      \
-        ds4j_fp8_gemm_skinny_m##rows##_c##cs(DS4J_GEMM_PARAMS) {                                            \
-        DS4J_SKINNY_BODY(mt, cs)                                                                            \
-    }
-#define DS4J_SKINNY_ENTRIES(rows, mt)                         \
-    DS4J_SKINNY_ENTRY(rows, mt, 1, )                          \
-    DS4J_SKINNY_ENTRY(rows, mt, 2, DS4J_SKINNY_CLUSTER(2))    \
-    DS4J_SKINNY_ENTRY(rows, mt, 4, DS4J_SKINNY_CLUSTER(4))    \
-    DS4J_SKINNY_ENTRY(rows, mt, 8, DS4J_SKINNY_CLUSTER(8))
-
-DS4J_SKINNY_ENTRIES(8, 1)
-DS4J_SKINNY_ENTRIES(16, 2)
-DS4J_SKINNY_ENTRIES(32, 4)
-DS4J_SKINNY_ENTRIES(64, 8)
+// The kernels the Java side launches (GemmKernels), one set per format.
+#define DS4J_GEMM_FORMAT fp8
+#define DS4J_GEMM_FP4 false
+#define DS4J_GEMM_WGMMA wgmma_fp8
+#include "gemm_entries.cuh"

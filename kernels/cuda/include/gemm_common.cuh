@@ -90,6 +90,24 @@ __device__ __forceinline__ void store_out(void* y, size_t i, float v, bool bf16)
     }
 }
 
+// The wgmma epilogue: a thread's 64 accumulators of an m64n128 tile (rows r0 and r1 = r0 + 8,
+// columns n0 + 8j + 2t and the one after, j < 16) to y, skipping rows and columns past M and N.
+__device__ __forceinline__ void store_wgmma_tile(void* y, long long y_stride, int M, int N, int r0, int r1, int n0,
+                                                 int t, const float (&acc)[64], bool bf16) {
+#pragma unroll
+    for (int j = 0; j < 16; j++) {
+        const int n = n0 + 8 * j + 2 * t;
+        if (r0 < M) {
+            if (n < N) store_out(y, static_cast<size_t>(r0) * y_stride + n, acc[4 * j + 0], bf16);
+            if (n + 1 < N) store_out(y, static_cast<size_t>(r0) * y_stride + n + 1, acc[4 * j + 1], bf16);
+        }
+        if (r1 < M) {
+            if (n < N) store_out(y, static_cast<size_t>(r1) * y_stride + n, acc[4 * j + 2], bf16);
+            if (n + 1 < N) store_out(y, static_cast<size_t>(r1) * y_stride + n + 1, acc[4 * j + 3], bf16);
+        }
+    }
+}
+
 __device__ __forceinline__ uint4 ldg16(const void* p) {
     return __ldg(static_cast<const uint4*>(p));
 }
